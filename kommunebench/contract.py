@@ -1,0 +1,259 @@
+"""The register contract: what each delivered register must look like.
+
+One registry (in the spirit of PUDL's metadata registry) that the synthetic generator
+writes to, the raw loaders read by, the schema checks are generated from, and
+``docs/register_contract.md`` is rendered from. Names are kept as Statistics Denmark
+and STAR deliver them (upper case).
+
+Layout of a landing folder::
+
+    <landing>/DREAM/<anything>.{parquet,csv,sas7bdat}   one wide file (or several
+                                                        disjoint sets of persons)
+    <landing>/BEF/BEF<yyyy>.{...}                       one file per year
+    <landing>/OPHG/OPHG.{...}                           all permits since 1997
+    <landing>/UDDA/UDDA<yyyy>.{...}                     one file per year
+    <landing>/RAMMEVILKAAR/RAMMEVILKAAR<yyyy>.{...}     one file per year
+
+CSV files may be UTF-8 or ISO-8859-1, separated by ``,`` or ``;``; dates are ISO
+(``2012-03-15``). SAS files carry their own types (dates as SAS dates).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+FORMATS: tuple[str, ...] = ("parquet", "csv", "sas7bdat")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str  # DuckDB type
+    description: str
+    required: bool = True
+    codelist: str | None = None  # a reference table the values must be in
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class WideColumns:
+    """A family of columns named by a pattern, e.g. the weekly ``Y_yyww`` codes."""
+
+    name: str
+    pattern: str  # regex with named groups (yy, yyyy, ww, mm, q)
+    dtype: str
+    description: str
+    codelist: str | None = None
+
+    def match(self, column: str) -> re.Match[str] | None:
+        return re.fullmatch(self.pattern, column)
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str
+    description: str
+    file_regex: str  # matched against the file stem, group "year" if per year
+    per_year: bool
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    wide: tuple[WideColumns, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def wide_family(self, column: str) -> WideColumns | None:
+        for w in self.wide:
+            if w.match(column):
+                return w
+        return None
+
+
+DREAM = Register(
+    name="DREAM",
+    description=(
+        "STAR's longitudinal benefit register: one wide row per person with weekly "
+        "benefit codes, monthly employment, quarterly assessment, yearly municipality."
+    ),
+    file_regex=r"(?i)^dream.*$",
+    per_year=False,
+    key=("PNR",),
+    columns=(
+        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("KON", "VARCHAR", "Sex: M or K", codelist="kon"),
+        Column("FOEDDT", "DATE", "Date of birth"),
+        Column(
+            "HERKOMST",
+            "SMALLINT",
+            "Origin: 1 Danish, 2 western immigrant, 3 non-western immigrant, "
+            "4 western descendant, 5 non-western descendant",
+            codelist="herkomst",
+        ),
+        Column("CIVILSTAND", "VARCHAR", "Civil status (G, U, F, E, L, O, P)", codelist="civst"),
+        Column("STATSBORGERSKAB", "SMALLINT", "Citizenship, 4-digit country code"),
+        Column("INTPGMSTDT", "DATE", "Start of the integration programme", required=False),
+        Column("INTPGMSLDT", "DATE", "End of the integration programme", required=False),
+    ),
+    wide=(
+        WideColumns(
+            "Y_yyww",
+            r"^Y_(?P<yy>\d{2})(?P<ww>\d{2})$",
+            "VARCHAR",
+            "Weekly benefit code (ISO week; yy < 90 means 20yy); blank = no benefit",
+            codelist="dream_codebook",
+        ),
+        WideColumns(
+            "GRAD_yyyy_mm",
+            r"^GRAD_(?P<yyyy>\d{4})_(?P<mm>\d{2})$",
+            "DOUBLE",
+            "Monthly employment degree (paid hours / 160.33); > 0 means employed",
+        ),
+        WideColumns(
+            "MATCH_qKVyyyy",
+            r"^MATCH_(?P<q>[1-4])KV(?P<yyyy>\d{4})$",
+            "SMALLINT",
+            "Quarterly match group 1-3 (2008-2013); blank = not assessed",
+            codelist="match",
+        ),
+        WideColumns(
+            "VISIT_qKVyyyy",
+            r"^VISIT_(?P<q>[1-4])KV(?P<yyyy>\d{4})$",
+            "SMALLINT",
+            "Quarterly assessment from 2014: 1 job-ready, 2 activity-ready, "
+            "3 education-ready, 4 activity-ready for education",
+            codelist="visit",
+        ),
+        WideColumns(
+            "NYKOMyyyy",
+            r"^NYKOM(?P<yyyy>\d{4})$",
+            "SMALLINT",
+            "Municipality of residence in the year (3-digit code)",
+            codelist="kom",
+        ),
+    ),
+)
+
+BEF = Register(
+    name="BEF",
+    description="Population register, status at the end of each year.",
+    file_regex=r"(?i)^bef(?P<year>\d{4})\d{0,2}$",
+    per_year=True,
+    key=("PNR",),
+    columns=(
+        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("KOEN", "SMALLINT", "Sex: 1 man, 2 woman", codelist="koen"),
+        Column("FOED_DAG", "DATE", "Date of birth"),
+        Column("IE_TYPE", "SMALLINT", "1 Danish origin, 2 immigrant, 3 descendant", codelist="ie_type"),
+        Column("OPR_LAND", "SMALLINT", "Country of origin, 4-digit code", codelist="countries"),
+        Column("KOM", "SMALLINT", "Municipality of residence", codelist="kom"),
+        Column("CIVST", "VARCHAR", "Civil status (G, U, F, E, L, O, P)", codelist="civst"),
+        Column("ANTBOERNF", "SMALLINT", "Number of children in the family"),
+        Column("INDVAN_FOERSTE", "DATE", "First immigration date", required=False),
+        Column("INDVAN_SENESTE", "DATE", "Latest immigration date", required=False),
+    ),
+)
+
+OPHG = Register(
+    name="OPHG",
+    description="Residence permits since 1997.",
+    file_regex=r"(?i)^ophg.*$",
+    per_year=False,
+    key=("PNR", "TILLADELSESDATO"),
+    columns=(
+        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("TILLADELSESDATO", "DATE", "Date the permit was granted", nullable=False),
+        Column("INDVANDRINGSDATO", "DATE", "Date of immigration"),
+        Column("GRUNDLAG", "VARCHAR", "Legal basis of the permit", codelist="ophg_grundlag"),
+        Column("KATEGORI", "SMALLINT", "Permit category (8 groups)"),
+    ),
+)
+
+UDDA = Register(
+    name="UDDA",
+    description="Highest completed education, status at the end of each year.",
+    file_regex=r"(?i)^udda(?P<year>\d{4})\d{0,2}$",
+    per_year=True,
+    key=("PNR",),
+    columns=(
+        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("HFAUDD", "SMALLINT", "Highest completed education (4-digit code; first digit = level)"),
+    ),
+)
+
+RAMMEVILKAAR = Register(
+    name="RAMMEVILKAAR",
+    description="Municipal framework conditions per municipality and year.",
+    file_regex=r"(?i)^rammevilkaar(?P<year>\d{4})$",
+    per_year=True,
+    key=("KOM", "AAR"),
+    columns=(
+        Column("KOM", "SMALLINT", "Municipality (3-digit code)", codelist="kom", nullable=False),
+        Column("AAR", "SMALLINT", "Year", nullable=False),
+        Column("LEDIGHED_PENDLING", "DOUBLE", "Unemployment rate in the commuting area, %"),
+        Column("JOB_PR_INDB", "DOUBLE", "Jobs per resident aged 16-64 in the commuting area"),
+        Column("ANDEL_IKKEVESTLIG", "DOUBLE", "Share of non-western residents, %"),
+        Column("ANDEL_INDUSTRI", "DOUBLE", "Share of jobs in manufacturing, %"),
+    ),
+)
+
+REGISTERS: dict[str, Register] = {r.name: r for r in (DREAM, BEF, OPHG, UDDA, RAMMEVILKAAR)}
+
+#: Small code lists that live in the contract itself (larger ones are reference tables).
+CODELISTS: dict[str, frozenset] = {
+    "kon": frozenset({"M", "K"}),
+    "koen": frozenset({1, 2}),
+    "herkomst": frozenset({1, 2, 3, 4, 5}),
+    "ie_type": frozenset({1, 2, 3}),
+    "civst": frozenset({"G", "U", "F", "E", "L", "O", "P"}),
+    "match": frozenset({1, 2, 3}),
+    "visit": frozenset({1, 2, 3, 4}),
+}
+
+
+def week_column(year: int, week: int) -> str:
+    """DREAM's weekly column name, e.g. ``Y_1201`` for ISO week 1 of 2012."""
+    return f"Y_{year % 100:02d}{week:02d}"
+
+
+def week_column_year(yy: int) -> int:
+    """Two-digit DREAM year to four digits: below 90 means 20yy."""
+    return 2000 + yy if yy < 90 else 1900 + yy
+
+
+def render_markdown() -> str:
+    """The contract as a Markdown document (``docs/register_contract.md``)."""
+    out = ["# Register contract", "", (__doc__ or "").strip(), ""]
+    for reg in REGISTERS.values():
+        out += [f"## {reg.name}", "", reg.description, ""]
+        out += [
+            f"- file name (stem) must match: `{reg.file_regex}`",
+            f"- one file per year: {'yes' if reg.per_year else 'no'}",
+            f"- key (unique{' within a year' if reg.per_year else ''}): `{', '.join(reg.key)}`",
+            "",
+            "| column | type | required | code list | description |",
+            "|---|---|---|---|---|",
+        ]
+        for c in reg.columns:
+            out.append(
+                f"| `{c.name}` | {c.dtype} | {'yes' if c.required else 'no'} | "
+                f"{c.codelist or ''} | {c.description} |"
+            )
+        for w in reg.wide:
+            out.append(f"| `{w.name}` (`{w.pattern}`) | {w.dtype} | family | {w.codelist or ''} | {w.description} |")
+        out.append("")
+    out += ["## Code lists", ""]
+    for name, values in CODELISTS.items():
+        out.append(f"- `{name}`: {', '.join(map(str, sorted(values, key=str)))}")
+    out.append(
+        "- `kom`, `countries`, `dream_codebook`, `ophg_grundlag`: reference tables in "
+        "`kommunebench/reference/`"
+    )
+    return "\n".join(out) + "\n"
