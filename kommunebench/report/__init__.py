@@ -1,0 +1,1 @@
+"""Everything analysts see outside the warehouse."""
