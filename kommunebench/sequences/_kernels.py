@@ -95,12 +95,13 @@ def _row_length(x, void):
 
 
 @nb.njit(parallel=True, cache=True)
-def om_condensed(X, sub, indel, task_block, task_r0, task_r1, out):
+def om_condensed(X, sub, indel, task_block, task_r0, task_r1, out, out_offset):
     """Upper triangle of the OM distance matrix of ``X`` into condensed ``out``.
 
-    ``out[n*i - i*(i+1)//2 + j - i - 1] = OM(X[i], X[j])`` for ``i < j``. Task ``t``
-    covers column block ``task_block[t]`` (columns ``64*b .. 64*b+63``) and rows
-    ``task_r0[t] .. task_r1[t]-1``.
+    ``out[n*i - i*(i+1)//2 + j - i - 1 - out_offset] = OM(X[i], X[j])`` for ``i < j``
+    (``out_offset`` lets a block of rows fill its own slice of the condensed vector).
+    Task ``t`` covers column block ``task_block[t]`` (columns ``64*b .. 64*b+63``) and
+    rows ``task_r0[t] .. task_r1[t]-1``.
     """
     n, L = X.shape
     nstate = sub.shape[0]
@@ -120,7 +121,7 @@ def om_condensed(X, sub, indel, task_block, task_r0, task_r1, out):
             x = X[i]
             _om_lane_block(x, _row_length(x, void), indel, cost, ins, ins_prefix,
                            row, diag, left, res)
-            base = n * i - (i * (i + 1)) // 2 - i - 1
+            base = n * i - (i * (i + 1)) // 2 - i - 1 - out_offset
             for p in range(LANES):
                 j = c0 + p
                 if j > i and j < n:
@@ -155,15 +156,16 @@ def om_cross(X, Y, sub, indel, task_block, task_r0, task_r1, out):
 
 
 @nb.njit(parallel=True, cache=True)
-def tv_hamming_condensed(X, costs, out):
-    """Position-wise distance ``sum_t costs[t, x_t, y_t]`` for all pairs ``i < j`` (condensed).
+def tv_hamming_condensed(X, costs, i0, i1, out, out_offset):
+    """Position-wise distance ``sum_t costs[t, x_t, y_t]`` for pairs ``i < j``, rows
+    ``i0 <= i < i1``, into condensed ``out`` (index shifted by ``out_offset``).
 
     Hamming uses the same cost matrix at every ``t``; dynamic Hamming (DHD) a cost
     matrix per position.
     """
     n, L = X.shape
-    for i in nb.prange(n):
-        base = n * i - (i * (i + 1)) // 2 - i - 1
+    for i in nb.prange(i0, i1):
+        base = n * i - (i * (i + 1)) // 2 - i - 1 - out_offset
         for j in range(i + 1, n):
             acc = 0.0
             for t in range(L):
@@ -182,3 +184,26 @@ def tv_hamming_cross(X, Y, costs, out):
             for t in range(L):
                 acc += costs[t, X[i, t], Y[j, t]]
             out[i, j] = acc
+
+
+@nb.njit(parallel=True, cache=True)
+def normalise_condensed(out, lens, i0, i1, out_offset, mode, indel, maxscost):
+    """Normalise condensed distances in place, as TraMineR's ``normalizeDistance``.
+
+    ``mode`` 1 ("maxlength"): ``d / max(l_i, l_j)``; mode 3 ("maxdist", OM):
+    ``d / (|l_i - l_j| * indel + maxscost * min(l_i, l_j))``. A zero distance stays 0.
+    """
+    n = lens.shape[0]
+    for i in nb.prange(i0, i1):
+        base = n * i - (i * (i + 1)) // 2 - i - 1 - out_offset
+        li = lens[i]
+        for j in range(i + 1, n):
+            d = out[base + j]
+            if d == 0:
+                continue
+            lj = lens[j]
+            if mode == 1:
+                den = li if li > lj else lj
+            else:
+                den = abs(li - lj) * indel + maxscost * (li if li < lj else lj)
+            out[base + j] = d / den if den > 0 else 1.0

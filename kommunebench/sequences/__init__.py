@@ -1,0 +1,1 @@
+"""Sequence analysis of weekly state paths, in TraMineR's vocabulary (work in progress)."""
