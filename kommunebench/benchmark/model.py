@@ -149,7 +149,7 @@ def fit_expected_model(
     strata: NDArray[np.int64],
     horizon: int,
     *,
-    initial_point: FloatArray | None = None,
+    initial_point: FloatArray | None = None,  # coefficients on the original scale
     keep_fitter: bool = True,
 ) -> ExpectedModel:
     """Fit the stratified Efron Cox model with lifelines and the Breslow baseline per stratum.
@@ -163,6 +163,11 @@ def fit_expected_model(
     frame["_T"] = duration
     frame["_E"] = event
     frame["_S"] = strata
+    init = None
+    if initial_point is not None:
+        # lifelines iterates on standardised covariates and updates the start vector in place:
+        # pass a fresh copy on that scale.
+        init = np.asarray(initial_point, dtype=float) * X.std(axis=0, ddof=1)
     cph = CoxPHFitter()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -172,7 +177,7 @@ def fit_expected_model(
                 duration_col="_T",
                 event_col="_E",
                 strata=["_S"],
-                initial_point=initial_point,
+                initial_point=init,
             )
         except (ConvergenceError, ConvergenceWarning) as exc:
             raise ValueError(
