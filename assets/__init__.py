@@ -1,0 +1,1 @@
+"""Dagster assets and their checks, one subpackage per stage (= asset group = DuckDB schema)."""

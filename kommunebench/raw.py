@@ -184,7 +184,7 @@ def _cast_expr(name: str, target: str, source_type: str) -> str:
             return f"CAST({col} AS DATE)"
         if st in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "DECIMAL") or st.startswith("DECIMAL"):
             # SAS dates without a date format: days since 1960-01-01.
-            return f"TRY_CAST(DATE '1960-01-01' + TRY_CAST({col} AS INTEGER) AS DATE)"
+            return f"TRY_CAST(DATE '1960-01-01' + to_days(TRY_CAST({col} AS INTEGER)) AS DATE)"
         return f"TRY_CAST(TRIM(CAST({col} AS VARCHAR)) AS DATE)"
     if target == "VARCHAR":
         if st in ("DOUBLE", "FLOAT") or st.startswith("DECIMAL"):

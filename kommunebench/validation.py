@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,9 +79,23 @@ def failed_blocking(outcomes: list[RuleOutcome]) -> list[RuleOutcome]:
 def _gx():
     import great_expectations as gx
 
-    for name in ("great_expectations", "great_expectations._docs_decorators"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     return gx
+
+
+_CONTEXT: Any = None
+
+
+def _gx_context():
+    """One ephemeral GX context per process (each new one leaves a temporary docs folder)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        gx = _gx()
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        _CONTEXT = gx.get_context(mode="ephemeral")
+        _CONTEXT.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return _CONTEXT
 
 
 def register_expectations(
@@ -125,16 +140,18 @@ def register_expectations(
 def run_expectations(df: pd.DataFrame, expectations: list[Any], *, file: str, suite_name: str) -> list[RuleOutcome]:
     """Validate ``df`` with GX (ephemeral context) and turn the results into outcomes."""
     gx = _gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
     df = df.copy()
     for col in df.columns:
         if df[col].dtype == object and df[col].map(lambda v: isinstance(v, (dt.date,))).any():
             df[col] = pd.to_datetime(df[col])
 
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    asset = ctx.data_sources.add_pandas("pandas").add_dataframe_asset("frame")
+    ctx = _gx_context()
+    try:
+        source = ctx.data_sources.get("pandas")
+    except Exception:
+        source = ctx.data_sources.add_pandas("pandas")
+    name = f"frame_{uuid.uuid4().hex[:12]}"
+    asset = source.add_dataframe_asset(name)
     batch = asset.add_batch_definition_whole_dataframe("batch").get_batch(
         batch_parameters={"dataframe": df}
     )

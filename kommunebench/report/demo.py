@@ -61,7 +61,7 @@ def _units() -> pd.DataFrame:
 def _league(rng: np.random.Generator) -> pd.DataFrame:
     units = _units()
     n_units = len(units)
-    size_weight = rng.lognormal(0.0, 0.8, n_units)
+    size_weight = rng.lognormal(0.0, 0.7, n_units)
     for i, kom in enumerate(units["kom"]):
         size_weight[i] *= _BIG.get(int(kom), 1.0)
     # municipality "quality" and activity profile, shared by the groups
@@ -70,7 +70,7 @@ def _league(rng: np.random.Generator) -> pd.DataFrame:
     active_z = 0.6 * quality + rng.normal(0.0, 0.8, n_units)
     out = []
     for g in TARGET_GROUPS:
-        persons = np.maximum(np.round(size_weight / size_weight.sum() * _TOTAL_PERSONS[g]), 5).astype(int)
+        persons = np.maximum(np.round(size_weight / size_weight.sum() * _TOTAL_PERSONS[g]), 12).astype(int)
         for (tg, kom), n in _TINY.items():
             if tg == g:
                 persons[units.index[units["kom"] == kom][0]] = n
@@ -158,8 +158,10 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def _chronogram(rng: np.random.Generator) -> pd.DataFrame:
     # log-weight of each state at week 0 and its drift per year, per group
     start = {
-        "svage_indvandrere": {"PASSIVE": 3.0, "UPSKILL": 1.6, "INTERN": 0.6, "SICK": 0.3, "OTHER": 0.8},
-        "flygtninge": {"PASSIVE": 2.2, "UPSKILL": 2.6, "INTERN": 0.8, "NONE": 0.2, "OTHER": 0.3},
+        "svage_indvandrere": {"PASSIVE": 3.0, "UPSKILL": 1.6, "INTERN": 0.6, "SICK": 0.3, "OTHER": 0.8,
+                              "JOB": -0.2, "WS_PRIV": -0.8, "WS_PUB": -1.0, "EDU": -2.0, "NONE": 0.0},
+        "flygtninge": {"PASSIVE": 2.2, "UPSKILL": 2.6, "INTERN": 0.8, "NONE": 0.2, "OTHER": 0.3,
+                       "JOB": 0.6, "WS_PRIV": -0.6, "WS_PUB": -0.8, "EDU": -0.5},
         "familiesammenfoerte": {"NONE": 2.6, "PASSIVE": 1.0, "UPSKILL": 1.6, "JOB": 1.2},
     }
     drift = {"JOB": 1.6, "WS_PRIV": 0.6, "INTERN": 0.2, "UPSKILL": -0.9, "PASSIVE": -0.4,
@@ -167,7 +169,7 @@ def _chronogram(rng: np.random.Generator) -> pd.DataFrame:
     rows = []
     for g in TARGET_GROUPS:
         total = 1000 * round(_TOTAL_PERSONS[g] / 1000)
-        base = np.full(len(ALPHABET), -5.0)
+        base = np.full(len(ALPHABET), -7.5)
         for s, v in start[g].items():
             base[ALPHABET.index(s)] = v
         if g == "familiesammenfoerte":

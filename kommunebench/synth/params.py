@@ -1,0 +1,129 @@
+"""Behavioural parameters of the synthetic register world (all in one place).
+
+Time unit: one week. Hazards are weekly probabilities on the log scale's baseline
+(``h = base * exp(linear predictor)``, then ``p = 1 - exp(-h)``). Every value here is
+a modelling choice made to resemble the published figures of domain.md section 6; none
+is an estimate from real data. ``generate`` writes them to ``truth/truth.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Internal person groups, in the order used for the integer ``group`` codes.
+GROUPS: tuple[str, ...] = ("dk", "west", "desc", "oldimm", "otherimm", "ref", "fam")
+G_DK, G_WEST, G_DESC, G_OLDIMM, G_OTHERIMM, G_REF, G_FAM = range(len(GROUPS))
+
+#: Share of persons per group. Background (Danes, western immigrants, descendants, new
+#: immigrants on work/study/child permits) is a minority, so the cohort filters matter.
+GROUP_SHARES: dict[str, float] = {
+    "dk": 0.07,
+    "west": 0.04,
+    "desc": 0.03,
+    "oldimm": 0.19,
+    "otherimm": 0.03,
+    "ref": 0.37,
+    "fam": 0.27,
+}
+
+#: Relative number of new residence permits per calendar year (years not listed: the
+#: ``default`` entry). Refugee arrivals peaked in 2014-2016.
+ARRIVAL_WEIGHTS: dict[str, dict[int | str, float]] = {
+    "ref": {2008: 0.45, 2009: 0.5, 2010: 0.55, 2011: 1.0, 2012: 1.0, 2013: 1.1, 2014: 1.25,
+            2015: 1.45, 2016: 0.8, 2017: 0.45, 2018: 0.3, "default": 0.5},
+    "fam": {2008: 0.7, 2009: 0.7, 2010: 0.7, 2011: 1.0, 2012: 1.0, 2013: 1.0, 2014: 1.0,
+            2015: 1.0, 2016: 0.8, 2017: 0.8, 2018: 0.8, "default": 0.8},
+    "otherimm": {"default": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    # --- municipality truth -------------------------------------------------------
+    job_effect_sd: float = 0.12
+    activation_effect_sd: float = 0.30
+    rho_groups: float = 0.5  # correlation of a municipality's effects across target groups
+    rho_job_activation: float = 0.5
+
+    # --- individual covariates on the log job hazard ---------------------------------
+    beta_age_per_year_over_35: float = -0.03
+    beta_age_per_year_under_25: float = -0.02
+    beta_female: float = -0.30
+    beta_female_per_child: float = -0.12  # per child up to 3, women only
+    beta_education_level: float = 0.10  # per level 1-6 (0 unknown counts as 1)
+    beta_health: float = 0.25  # latent health (sd 1); prior sickness is its proxy
+    beta_years_in_dk: float = 0.35  # per log(1 + years in Denmark), newcomers
+    frailty_sd: float = 0.5  # unobserved heterogeneity
+    activation_boost_private: float = 0.40  # log-hazard after private internship/wage subsidy
+    activation_boost_public: float = 0.15
+    activation_boost_weeks: int = 26
+    lock_in: float = -0.7  # log-hazard while in Danish course or upskilling
+    beta_health_sick: float = -0.6  # latent health on the sickness hazard
+
+    # --- weekly baseline hazards by group (job entry) ---------------------------------
+    job_from_support: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.045, "west": 0.035, "desc": 0.025, "oldimm": 0.006, "otherimm": 0.03,
+        "ref": 0.0013, "fam": 0.012, "weak": 0.0011, "stuck": 0.0002,
+    })
+    job_from_none: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.05, "west": 0.05, "desc": 0.03, "oldimm": 0.012, "otherimm": 0.05,
+        "ref": 0.0025, "fam": 0.026, "weak": 0.003, "stuck": 0.0005, "home": 0.0003,
+    })
+    # entering company internship or wage subsidy from passive support / courses
+    activation: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.01, "west": 0.01, "desc": 0.01, "oldimm": 0.008, "otherimm": 0.01,
+        "ref": 0.0075, "fam": 0.008, "weak": 0.0045, "stuck": 0.00025,
+    })
+    # split of activation entries: internship private/public, wage subsidy private/public
+    activation_split: tuple[float, float, float, float] = (0.38, 0.27, 0.17, 0.18)
+    upskill: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.01, "west": 0.01, "desc": 0.01, "oldimm": 0.008, "otherimm": 0.01,
+        "ref": 0.006, "fam": 0.008, "weak": 0.004, "stuck": 0.0004,
+    })
+    # leaving support to no support (sanctions, travel, partner's income)
+    off_support: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.01, "west": 0.02, "desc": 0.01, "oldimm": 0.008, "otherimm": 0.02,
+        "ref": 0.0015, "fam": 0.01, "weak": 0.009, "stuck": 0.005,
+    })
+    # claiming support from no support
+    claim: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.002, "west": 0.002, "desc": 0.004, "oldimm": 0.004, "otherimm": 0.001,
+        "ref": 0.02, "fam": 0.0010, "weak": 0.15, "stuck": 0.2, "home": 0.00008,
+    })
+    edu_from_none: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.004, "west": 0.001, "desc": 0.006, "oldimm": 0.0005, "otherimm": 0.002,
+        "ref": 0.001, "fam": 0.0012, "weak": 0.0002, "stuck": 0.0, "home": 0.0001,
+    })
+    edu_from_support: float = 0.0015
+    sick_from_support: float = 0.0015
+    sick_from_job: float = 0.0025
+    other_from_support: float = 0.0012
+    disability_from_support_over_45: float = 0.0006
+    danish_course_ref_first_year: float = 0.09  # refugees in the programme, year 1
+    danish_course_decay_per_year: float = 0.45  # multiplier per programme year
+
+    # --- probabilities of a job at the end of a measure (logit scale base) -----------
+    job_after: dict[str, float] = field(default_factory=lambda: {
+        "intern_priv": 0.20, "intern_pub": 0.07, "ws_priv": 0.35, "ws_pub": 0.12,
+        "upskill": 0.04, "danish": 0.02, "edu": 0.40, "ui": 0.65, "other": 0.15,
+    })
+
+    # --- yearly emigration probability by group ---------------------------------------
+    emigration: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.003, "west": 0.08, "desc": 0.01, "oldimm": 0.008, "otherimm": 0.15,
+        "ref": 0.012, "fam": 0.012,
+    })
+    moving: dict[str, float] = field(default_factory=lambda: {
+        "dk": 0.04, "west": 0.06, "desc": 0.05, "oldimm": 0.03, "otherimm": 0.06,
+        "ref": 0.05, "fam": 0.04,
+    })
+
+    # --- latent classes -----------------------------------------------------------------
+    weak_share_oldimm: float = 0.62  # established immigrants with problems beyond unemployment
+    stuck_share_weak: float = 0.50  # of whom almost never activated or employed
+    weak_share_ref: float = 0.30  # refugees still on support after 3 years become "weak"
+    weak_share_fam: float = 0.10
+    home_share_fam: float = 0.27  # family-reunified who stay home (partner supports)
+    home_share_ref_women: float = 0.10
+    integration_act_share: float = 0.95  # adults covered by the integration act
+    side_job_weekly: float = 0.02  # odd hours while on passive support

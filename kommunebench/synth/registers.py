@@ -1,0 +1,307 @@
+"""Turning a simulated chunk into register tables laid out as in ``kommunebench.contract``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from kommunebench import contract, refdata
+from kommunebench.synth.calendar import Calendar, day_number
+from kommunebench.synth.municipalities import Municipalities
+from kommunebench.synth.params import G_FAM, G_OLDIMM, G_REF
+from kommunebench.synth.population import CIVST_CODES, HFAUDD_CODES, NO_DAY, Persons
+from kommunebench.synth.process import (
+    CASH_SYSTEM,
+    DAYS_PER_YEAR,
+    DEAD,
+    DISAB,
+    DANISH,
+    EARLYRET,
+    EDU,
+    EMIG,
+    GONE,
+    INTERN_PRIV,
+    INTERN_PUB,
+    MATERN,
+    N_SIM_STATES,
+    OTHER,
+    PASSIVE,
+    PENSION,
+    PRE,
+    SICK,
+    UI,
+    UPSKILL,
+    WS_PRIV,
+    WS_PUB,
+    ChunkHistory,
+)
+
+FULL_TIME_HOURS = 160.33  # monthly hours of one full-time equivalent (domain.md section 7)
+REFORM_YEAR = 2014  # match groups (MATCH) until 2013, assessment (VISIT) from 2014
+#: Permit categories (KATEGORI), placeholder grouping: 1 asylum, 2 family
+#: reunification, 3 EU/EEA, 4 work, 5 study.
+KATEGORI = {"7_1": 1, "7_2": 1, "7_3": 1, "8": 1, "9_1_1": 2, "9_1_2": 2, "EU": 3, "9A": 4, "9I": 5}
+_FIXED_CODE = {
+    UPSKILL: "211", DANISH: "212", INTERN_PRIV: "221", INTERN_PUB: "222", WS_PRIV: "231",
+    WS_PUB: "232", SICK: "890", UI: "111", MATERN: "811", EARLYRET: "611", DISAB: "711",
+    PENSION: "721", EMIG: "997", DEAD: "998", GONE: "999",
+}
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    codes: pl.Series  # codebook codes (Utf8), the blank code is ""
+    index: dict[str, int]
+
+    @classmethod
+    def from_codebook(cls) -> CodeTable:
+        codes = refdata.codebook()["code"]
+        return cls(codes=codes, index={c: i for i, c in enumerate(codes.to_list())})
+
+    def idx(self, code: str) -> int:
+        try:
+            return self.index[code]
+        except KeyError:
+            raise ValueError(f"dream_codebook.csv: column 'code': the generator needs code {code!r}, which is missing") from None
+
+
+def _dates(days: np.ndarray) -> pl.Series:
+    """Day numbers (NO_DAY = missing) as a polars Date series."""
+    valid = days != NO_DAY
+    s = pl.Series(np.where(valid, days, 0).astype(np.int32)).cast(pl.Date)
+    return s.set(pl.Series(~valid), None)
+
+
+def assessments(p: Persons, hist: ChunkHistory, cal: Calendar, rng: np.random.Generator) -> np.ndarray:
+    """Quarterly job-centre assessment [person, quarter]: 0 = not assessed.
+
+    Persons who were clients of the job centre (passive support or a measure) in a
+    quarter are assessed. Before the 2014 reform the value is a match group (1 job-ready,
+    2 ready for effort, 3 temporarily passive); from 2014 an assessment (1 job-ready,
+    2 activity-ready, 3 education-ready, 4 activity-ready for education). Persons with
+    problems beyond unemployment (the latent 'weak' class, refugees and spouses from
+    their third year) are mostly match group 2-3 / activity-ready.
+    """
+    n = p.n
+    Q = len(cal.quarters)
+    wq = cal.week_quarter
+    valid = np.flatnonzero(wq >= 0)
+    client = CASH_SYSTEM[hist.states[valid]]  # [week, person]
+    starts = np.searchsorted(wq[valid], np.arange(Q))
+    assessed = np.logical_or.reduceat(client, starts, axis=0).T  # [person, quarter]
+    personal = np.where(rng.random(n) < 0.5, 2, 3)
+    out = np.zeros((n, Q), np.int8)
+    late_weak = p.weak & np.isin(p.group, [G_REF, G_FAM])
+    for q, (yyyy, qq) in enumerate(cal.quarters):
+        day = day_number(date(yyyy, 3 * (qq - 1) + 1, 1))
+        ydk = np.where(p.arrival_day != NO_DAY, (day - p.arrival_day) / DAYS_PER_YEAR, 40.0)
+        age = (day - p.birth_day) / DAYS_PER_YEAR
+        weak = (p.weak & (p.group == G_OLDIMM)) | (late_weak & (ydk >= 3))
+        newcomer = (ydk < 3) & ~weak
+        u = rng.random(n)
+        if yyyy < REFORM_YEAR:
+            other23 = np.where(personal == 2, 3, 2)
+            v_weak = np.where(u < 0.85, personal, np.where(u < 0.95, other23, 1))
+            v_new = np.where(u < 0.45, 1, np.where(u < 0.9, 2, 3))
+            v_rest = np.where(u < 0.75, 1, np.where(u < 0.93, 2, 3))
+        else:
+            v_weak = np.where(u < 0.92, 2, 1)
+            v_new = np.where(u < 0.4, 1, np.where(u < 0.95, 2, 3))
+            v_rest = np.where(age < 30, np.where(u < 0.5, 1, np.where(u < 0.65, 2, np.where(u < 0.95, 3, 4))),
+                              np.where(u < 0.75, 1, np.where(u < 0.95, 2, 4)))
+        v = np.where(weak, v_weak, np.where(newcomer, v_new, v_rest))
+        out[:, q] = np.where(assessed[:, q], v, 0)
+    return out
+
+
+def week_codes(p: Persons, hist: ChunkHistory, cal: Calendar, assess: np.ndarray, codes: CodeTable) -> np.ndarray:
+    """DREAM code index [week, person] into ``codes.codes``."""
+    lut = np.full(N_SIM_STATES, codes.idx(""), np.int16)
+    for s, c in _FIXED_CODE.items():
+        lut[s] = codes.idx(c)
+    edu_idx = np.array([codes.idx(c) for c in p.edu_code], np.int16)
+    other_idx = np.array([codes.idx(c) for c in p.other_code], np.int16)
+    c135, c136, c131, c130 = (codes.idx(c) for c in ("135", "136", "131", "130"))
+    W = cal.n_weeks
+    out = np.empty((W, p.n), np.int16)
+    has_prog = p.intpgm_start_day != NO_DAY
+    immig = p.arrival_day != NO_DAY
+    for t in range(W):
+        s = hist.states[t]
+        day = int(cal.week_monday[t])
+        year = int(cal.week_year[t])
+        c = lut[s]
+        c = np.where(s == EDU, edu_idx, c)
+        c = np.where(s == OTHER, other_idx, c)
+        pas = s == PASSIVE
+        if pas.any():
+            in_prog = has_prog & (day >= p.intpgm_start_day) & (day <= p.intpgm_end_day)
+            ydk = np.where(immig, (day - p.arrival_day) / DAYS_PER_YEAR, 40.0)
+            q = int(cal.week_quarter[t])
+            ready2 = (assess[:, q] == 2) if (q >= 0 and year >= REFORM_YEAR) else np.zeros(p.n, bool)
+            pc = np.where(
+                in_prog,
+                c135,
+                np.where(immig & (ydk < 7) & (year < 2012), c136, np.where(ready2, c131, c130)),
+            )
+            c = np.where(pas, pc, c)
+        out[t] = c
+    return out
+
+
+def resident_matrix(hist: ChunkHistory) -> np.ndarray:
+    """[week, person]: in Denmark and alive that week."""
+    return (hist.states != PRE) & (hist.states < EMIG)
+
+
+def dream_frame(
+    p: Persons,
+    hist: ChunkHistory,
+    cal: Calendar,
+    munis: Municipalities,
+    assess: np.ndarray,
+    codes: CodeTable,
+) -> pl.DataFrame:
+    """One wide DREAM row per person (column order: background, weeks, months, quarters, years)."""
+    idx = week_codes(p, hist, cal, assess, codes)
+    resident = resident_matrix(hist)
+    cols: dict[str, pl.Series] = {}
+    cols["PNR"] = pl.Series("PNR", p.pnr.tolist(), dtype=pl.Utf8)
+    cols["KON"] = pl.Series("KON", np.where(p.female, "K", "M").tolist(), dtype=pl.Utf8)
+    cols["FOEDDT"] = _dates(p.birth_day).alias("FOEDDT")
+    cols["HERKOMST"] = pl.Series("HERKOMST", p.herkomst.astype(np.int16))
+    first_civ = hist.civst_year[np.arange(p.n), np.argmax(hist.kom_year >= 0, axis=1)]
+    cols["CIVILSTAND"] = pl.Series("CIVILSTAND", np.array(CIVST_CODES)[first_civ].tolist(), dtype=pl.Utf8)
+    cols["STATSBORGERSKAB"] = pl.Series("STATSBORGERSKAB", p.citizenship.astype(np.int16))
+    start = np.where(p.intpgm_start_day <= cal.last_day, p.intpgm_start_day, NO_DAY)
+    end = np.where((start != NO_DAY) & (p.intpgm_end_day <= cal.last_day), p.intpgm_end_day, NO_DAY)
+    cols["INTPGMSTDT"] = _dates(start.astype(np.int32)).alias("INTPGMSTDT")
+    cols["INTPGMSLDT"] = _dates(end.astype(np.int32)).alias("INTPGMSLDT")
+    for t, name in enumerate(cal.week_columns()):
+        cols[name] = codes.codes.gather(idx[t]).alias(name)
+    wm = cal.week_month
+    valid = np.flatnonzero(wm >= 0)
+    starts = np.searchsorted(wm[valid], np.arange(len(cal.months)))
+    res_month = np.logical_or.reduceat(resident[valid], starts, axis=0).T  # [person, month]
+    grad = np.round(hist.hours.astype(np.float64) / FULL_TIME_HOURS, 2)
+    for m, (yyyy, mm) in enumerate(cal.months):
+        name = f"GRAD_{yyyy}_{mm:02d}"
+        cols[name] = pl.Series(name, np.where(res_month[:, m], grad[:, m], np.nan)).fill_nan(None)
+    for prefix, keep in (("MATCH", lambda y: y < REFORM_YEAR), ("VISIT", lambda y: y >= REFORM_YEAR)):
+        for q, (yyyy, qq) in enumerate(cal.quarters):
+            if keep(yyyy):
+                name = f"{prefix}_{qq}KV{yyyy}"
+                v = assess[:, q].astype(np.int16)
+                cols[name] = pl.Series(name, v).set(pl.Series(v == 0), None)
+    for j, y in enumerate(cal.years):
+        name = f"NYKOM{y}"
+        k = hist.kom_year[:, j]
+        v = munis.codes[np.maximum(k, 0)].astype(np.int16)
+        cols[name] = pl.Series(name, v).set(pl.Series(k < 0), None)
+    return pl.DataFrame(list(cols.values()))
+
+
+def bef_frame(p: Persons, hist: ChunkHistory, cal: Calendar, munis: Municipalities, year: int) -> pl.DataFrame:
+    """BEF for ``year``: persons alive and resident in the last ISO week of the year."""
+    j = year - cal.first_year
+    t = cal.last_week_of_year(year)
+    s = hist.states[t]
+    rows = np.flatnonzero((s != PRE) & (s < EMIG))
+    immig = p.ie_type[rows] == 2
+    return pl.DataFrame(
+        [
+            pl.Series("PNR", p.pnr[rows].tolist(), dtype=pl.Utf8),
+            pl.Series("KOEN", np.where(p.female[rows], 2, 1).astype(np.int16)),
+            _dates(p.birth_day[rows]).alias("FOED_DAG"),
+            pl.Series("IE_TYPE", p.ie_type[rows].astype(np.int16)),
+            pl.Series("OPR_LAND", p.country[rows].astype(np.int16)),
+            pl.Series("KOM", munis.codes[hist.kom_year[rows, j]].astype(np.int16)),
+            pl.Series("CIVST", np.array(CIVST_CODES)[hist.civst_year[rows, j]].tolist(), dtype=pl.Utf8),
+            pl.Series("ANTBOERNF", hist.kids_year[rows, j].astype(np.int16)),
+            _dates(np.where(immig, p.arrival_day[rows], NO_DAY).astype(np.int32)).alias("INDVAN_FOERSTE"),
+            _dates(np.where(immig, p.latest_arrival_day[rows], NO_DAY).astype(np.int32)).alias("INDVAN_SENESTE"),
+        ]
+    )
+
+
+def udda_frame(p: Persons, hist: ChunkHistory, cal: Calendar, year: int) -> pl.DataFrame:
+    """UDDA for ``year``: every BEF person; HFAUDD missing where no education is registered."""
+    j = year - cal.first_year
+    t = cal.last_week_of_year(year)
+    s = hist.states[t]
+    rows = np.flatnonzero((s != PRE) & (s < EMIG))
+    level = hist.edu_level_year[rows, j]
+    first_code = np.array([0] + [HFAUDD_CODES[k][0] for k in range(1, 7)], np.int16)
+    code = np.where(level == p.edu_level[rows], p.hfaudd[rows], first_code[level])
+    known = hist.edu_known_year[rows, j] & (level > 0)
+    h = pl.Series("HFAUDD", code.astype(np.int16)).set(pl.Series(~known), None)
+    return pl.DataFrame([pl.Series("PNR", p.pnr[rows].tolist(), dtype=pl.Utf8), h])
+
+
+def ophg_frame(p: Persons, cal: Calendar) -> pl.DataFrame:
+    """Residence permits granted 1997-01-01 up to the last day of the data."""
+    lo = day_number(date(1997, 1, 1))
+    frames = []
+    for day, basis in ((p.permit_day, p.permit_basis), (p.second_permit_day, p.second_permit_basis)):
+        rows = np.flatnonzero((day != NO_DAY) & (day >= lo) & (day <= cal.last_day))
+        if len(rows) == 0:
+            continue
+        b = basis[rows]
+        frames.append(
+            pl.DataFrame(
+                [
+                    pl.Series("PNR", p.pnr[rows].tolist(), dtype=pl.Utf8),
+                    _dates(day[rows]).alias("TILLADELSESDATO"),
+                    _dates(p.arrival_day[rows]).alias("INDVANDRINGSDATO"),
+                    pl.Series("GRUNDLAG", b.tolist(), dtype=pl.Utf8),
+                    pl.Series("KATEGORI", [KATEGORI[x] for x in b], dtype=pl.Int16),
+                ]
+            )
+        )
+    if not frames:
+        return empty_frame(contract.OPHG)
+    return pl.concat(frames)
+
+
+def rammevilkaar_frame(munis: Municipalities, fw: dict[str, np.ndarray], cal: Calendar, year: int) -> pl.DataFrame:
+    j = year - cal.first_year
+    cols = [
+        pl.Series("KOM", munis.codes.astype(np.int16)),
+        pl.Series("AAR", np.full(munis.n, year, np.int16)),
+    ]
+    for name in ("LEDIGHED_PENDLING", "JOB_PR_INDB", "ANDEL_IKKEVESTLIG", "ANDEL_INDUSTRI"):
+        cols.append(pl.Series(name, fw[name][:, j].astype(float)))
+    return pl.DataFrame(cols)
+
+
+_DUCK_TO_POLARS = {
+    "VARCHAR": pl.Utf8, "DATE": pl.Date, "SMALLINT": pl.Int16, "DOUBLE": pl.Float64,
+}
+
+
+def empty_frame(reg: contract.Register) -> pl.DataFrame:
+    return pl.DataFrame(schema={c.name: _DUCK_TO_POLARS[c.dtype] for c in reg.columns})
+
+
+def check_against_contract(df: pl.DataFrame, reg: contract.Register) -> None:
+    """Raise if a generated table breaks the register contract (names and types)."""
+    for c in reg.columns:
+        if c.name not in df.columns:
+            if c.required:
+                raise ValueError(f"generated {reg.name}: required column {c.name!r} missing")
+            continue
+        want = _DUCK_TO_POLARS[c.dtype]
+        if df.schema[c.name] != want:
+            raise ValueError(f"generated {reg.name}: column {c.name!r} is {df.schema[c.name]}, contract says {c.dtype}")
+    for name in df.columns:
+        if name in reg.column_names:
+            continue
+        fam = reg.wide_family(name)
+        if fam is None:
+            raise ValueError(f"generated {reg.name}: column {name!r} is not in the contract")
+        if df.schema[name] != _DUCK_TO_POLARS[fam.dtype]:
+            raise ValueError(f"generated {reg.name}: column {name!r} is {df.schema[name]}, contract says {fam.dtype}")
+

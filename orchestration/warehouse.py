@@ -1,0 +1,124 @@
+"""Shared warehouse helpers for assets: stage -> validate -> publish, and metadata."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from kommunebench.raw import q
+from kommunebench.validation import RuleOutcome
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $s AND table_name = $t",
+            {"s": schema, "t": table},
+        ).fetchall()[0][0]
+    )
+
+
+def count_rows(conn: duckdb.DuckDBPyConnection, table: str, where: str = "", params: dict | None = None) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {table} {where}", params or {}).fetchall()[0][0])
+
+
+def publish_partition(
+    conn: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    *,
+    partition_column: str | None,
+    partition_values: Sequence[Any] = (),
+) -> int:
+    """Replace the partition's slice of ``schema.table`` with ``stage.<table>`` in one transaction.
+
+    The target is created from the stage's columns on first publish. Re-running a
+    partition replaces it, never appends it twice. Without a partition column the
+    whole table is replaced.
+    """
+    target = f"{q(schema)}.{q(table)}"
+    stage = f"stage.{q(table)}"
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if partition_column is None:
+            conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {stage}")
+        else:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {stage} LIMIT 0")
+            conn.execute(
+                f"DELETE FROM {target} WHERE list_contains($vals, {q(partition_column)})",
+                {"vals": list(partition_values)},
+            )
+            conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {stage}")
+        conn.execute(f"DROP TABLE {stage}")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    if partition_column is None:
+        return count_rows(conn, target)
+    return count_rows(conn, target, f"WHERE list_contains($vals, {q(partition_column)})", {"vals": list(partition_values)})
+
+
+def drop_stage(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    conn.execute(f"DROP TABLE IF EXISTS stage.{q(table)}")
+
+
+def column_schema(conn: duckdb.DuckDBPyConnection, table: str, max_columns: int = 200) -> dg.TableSchema:
+    rows = conn.execute(f"DESCRIBE {table}").fetchall()
+    cols = [dg.TableColumn(r[0], r[1]) for r in rows[:max_columns]]
+    if len(rows) > max_columns:
+        cols.append(dg.TableColumn(f"... {len(rows) - max_columns} more", "wide family"))
+    return dg.TableSchema(columns=cols)
+
+
+def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, where: str = "", params: dict | None = None) -> dict[str, Any]:
+    return {
+        "dagster/row_count": count_rows(conn, table, where, params),
+        "dagster/column_schema": column_schema(conn, table),
+        "dagster/table_name": table,
+    }
+
+
+def md_table(df: pd.DataFrame, max_rows: int = 30, floatfmt: str = ".3g") -> dg.MetadataValue:
+    """A Markdown preview of an AGGREGATE frame (callers never pass person-level rows)."""
+    if "PNR" in df.columns:
+        raise ValueError("refusing to put a person-level frame (PNR column) into metadata")
+    return dg.MetadataValue.md(df.head(max_rows).to_markdown(index=False, floatfmt=floatfmt))
+
+
+def check_result(
+    check_name: str,
+    outcomes: Iterable[RuleOutcome],
+    *,
+    asset_key: dg.AssetKey | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dg.AssetCheckResult:
+    """One Dagster check result from rule outcomes: failing rules named by file, column and rule."""
+    outcomes = list(outcomes)
+    failed = [o for o in outcomes if not o.passed]
+    blocking_failed = [o for o in failed if o.blocking]
+    meta: dict[str, Any] = {
+        "rules_checked": len(outcomes),
+        "rules_failed": len(failed),
+        "failing_rows": sum(o.failing_rows for o in failed),
+    }
+    if failed:
+        meta["failures"] = dg.MetadataValue.md("\n".join(f"- {o.message()}" for o in failed[:50]))
+    if extra:
+        meta.update(extra)
+    severity = dg.AssetCheckSeverity.ERROR if blocking_failed else dg.AssetCheckSeverity.WARN
+    kwargs: dict[str, Any] = {}
+    if asset_key is not None:
+        kwargs["asset_key"] = asset_key
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=not failed,
+        severity=severity,
+        metadata=meta,
+        description="; ".join(o.message() for o in failed[:3]) or None,
+        **kwargs,
+    )
