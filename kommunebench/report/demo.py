@@ -82,12 +82,13 @@ def _league(rng: np.random.Generator) -> pd.DataFrame:
         for m in MEASURES:
             true_effect = 0.045 * quality + rng.normal(0.0, 0.015, n_units)  # fraction faster
             p_exp = np.clip(_SUCCESS_SHARE[(g, m)] * rng.lognormal(0.0, 0.1, n_units), 0.02, 0.95)
-            p_obs = np.clip(p_exp * (1 + 1.5 * true_effect), 0.01, 0.99)
-            events = rng.binomial(persons, p_obs)
             expected = persons * p_exp
             rmst_exp = horizon * (1 - 0.55 * p_exp)
             se = 0.45 * (1 - p_exp) / np.sqrt(persons) + 0.004  # of the indicator, as a fraction
             ind = true_effect + rng.normal(0.0, 1.0, n_units) * se
+            # faster than expected <=> more events than expected (plus a little binomial noise)
+            p_obs = np.clip(p_exp * (1 + 1.2 * ind), 0.01, 0.99)
+            events = np.round(0.7 * persons * p_obs + 0.3 * rng.binomial(persons, p_obs)).astype(int)
             rmst_obs = rmst_exp * (1 - ind)
             ind_pct = 100 * (rmst_exp - rmst_obs) / rmst_exp
             se_pct = 100 * se

@@ -182,7 +182,7 @@ def map_figure(league: pd.DataFrame, *, geojson: dict[str, Any] | None = None) -
         colorscale=DIVERGING_SCALE, zmin=-zmax, zmax=zmax, zmid=0, meta=key_of(*keys[0]),
         name="indicator", colorbar=dict(
             title=dict(text="% faster (+) or<br>slower (−)<br>than expected", side="top"),
-            ticksuffix=" %", len=0.6, y=0.38, x=1.0, xanchor="left", thickness=14,
+            ticksuffix=" %", len=0.6, y=0.38, x=1.02, xanchor="left", thickness=14,
         ),
     ))
     fig.add_trace(go.Choropleth(
@@ -208,14 +208,14 @@ def map_figure(league: pd.DataFrame, *, geojson: dict[str, Any] | None = None) -
         title=dict(text=f"{GROUP_LABELS[keys[0][0]]}: {MEASURE_LABELS[keys[0][1]]}", x=0.01, font_size=15),
         geo=dict(visible=False, fitbounds="locations", projection_type="mercator", bgcolor="rgba(0,0,0,0)",
                  scope="world", resolution=110),
-        margin=dict(l=0, r=220, t=40, b=0), height=620,
+        margin=dict(l=0, r=300, t=40, b=0), height=620,
         updatemenus=[dict(
             type="dropdown", direction="down", buttons=buttons, active=0, showactive=True,
-            x=1.0, xanchor="left", y=1.0, yanchor="top", pad=dict(l=0, t=0), bgcolor="white",
+            x=1.02, xanchor="left", y=1.0, yanchor="top", pad=dict(l=0, t=0), bgcolor="white",
             bordercolor="#888", font_size=12,
         )],
         annotations=[dict(
-            text="Grey: too few persons<br>to rank (or no data)", x=1.0, xanchor="left", y=0.02, yanchor="bottom",
+            text="Grey: too few persons<br>to rank (or no data)", x=1.02, xanchor="left", y=0.02, yanchor="bottom",
             xref="paper", yref="paper", showarrow=False, align="left", font_size=11,
             bgcolor=TOO_SMALL_COLOUR,
         )],

@@ -105,7 +105,7 @@ def test_report_map_dropdown_and_click(report) -> None:
 
             # switch the drop-down in the legend area to refugees
             page.locator("#map .updatemenu-header-group").click()
-            page.locator("#map .updatemenu-button", has_text="Refugees: job").click()
+            page.locator("#map .updatemenu-dropdown-button", has_text="Refugees: job").click()
             page.wait_for_function(
                 "document.getElementById('map').data[0].meta === 'flygtninge|success'", timeout=10_000)
             page.wait_for_timeout(300)
