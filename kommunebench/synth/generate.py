@@ -40,7 +40,7 @@ from kommunebench.synth.registers import (
 GENERATOR_VERSION = "1"
 #: Default size: about 1,500-2,500 refugees, 1,000-1,400 family-reunified and
 #: 1,500-3,000 weakest immigrants per cohort year 2011-2015 (bench/synth/CALIBRATION.md).
-DEFAULT_N_PERSONS = 45_000
+DEFAULT_N_PERSONS = 50_000
 _STREAM_MUNI, _STREAM_PERSONS, _STREAM_SIM, _STREAM_ASSESS = 1, 2, 3, 4
 
 

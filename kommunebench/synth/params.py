@@ -17,13 +17,13 @@ G_DK, G_WEST, G_DESC, G_OLDIMM, G_OTHERIMM, G_REF, G_FAM = range(len(GROUPS))
 #: Share of persons per group. Background (Danes, western immigrants, descendants, new
 #: immigrants on work/study/child permits) is a minority, so the cohort filters matter.
 GROUP_SHARES: dict[str, float] = {
-    "dk": 0.07,
+    "dk": 0.06,
     "west": 0.04,
     "desc": 0.03,
-    "oldimm": 0.19,
+    "oldimm": 0.23,
     "otherimm": 0.03,
     "ref": 0.37,
-    "fam": 0.27,
+    "fam": 0.24,
 }
 
 #: Relative number of new residence permits per calendar year (years not listed: the
@@ -63,16 +63,16 @@ class Behaviour:
     # --- weekly baseline hazards by group (job entry) ---------------------------------
     job_from_support: dict[str, float] = field(default_factory=lambda: {
         "dk": 0.045, "west": 0.035, "desc": 0.025, "oldimm": 0.006, "otherimm": 0.03,
-        "ref": 0.0013, "fam": 0.012, "weak": 0.0011, "stuck": 0.0002,
+        "ref": 0.0031, "fam": 0.012, "weak": 0.0033, "stuck": 0.0002,
     })
     job_from_none: dict[str, float] = field(default_factory=lambda: {
         "dk": 0.05, "west": 0.05, "desc": 0.03, "oldimm": 0.012, "otherimm": 0.05,
-        "ref": 0.0025, "fam": 0.026, "weak": 0.003, "stuck": 0.0005, "home": 0.0003,
+        "ref": 0.006, "fam": 0.045, "weak": 0.010, "stuck": 0.0005, "home": 0.0003,
     })
     # entering company internship or wage subsidy from passive support / courses
     activation: dict[str, float] = field(default_factory=lambda: {
         "dk": 0.01, "west": 0.01, "desc": 0.01, "oldimm": 0.008, "otherimm": 0.01,
-        "ref": 0.0075, "fam": 0.008, "weak": 0.0045, "stuck": 0.00025,
+        "ref": 0.0083, "fam": 0.008, "weak": 0.0045, "stuck": 0.00025,
     })
     # split of activation entries: internship private/public, wage subsidy private/public
     activation_split: tuple[float, float, float, float] = (0.38, 0.27, 0.17, 0.18)
@@ -83,7 +83,7 @@ class Behaviour:
     # leaving support to no support (sanctions, travel, partner's income)
     off_support: dict[str, float] = field(default_factory=lambda: {
         "dk": 0.01, "west": 0.02, "desc": 0.01, "oldimm": 0.008, "otherimm": 0.02,
-        "ref": 0.0015, "fam": 0.01, "weak": 0.009, "stuck": 0.005,
+        "ref": 0.0015, "fam": 0.01, "weak": 0.009, "stuck": 0.0045,
     })
     # claiming support from no support
     claim: dict[str, float] = field(default_factory=lambda: {
@@ -92,7 +92,7 @@ class Behaviour:
     })
     edu_from_none: dict[str, float] = field(default_factory=lambda: {
         "dk": 0.004, "west": 0.001, "desc": 0.006, "oldimm": 0.0005, "otherimm": 0.002,
-        "ref": 0.001, "fam": 0.0012, "weak": 0.0002, "stuck": 0.0, "home": 0.0001,
+        "ref": 0.0008, "fam": 0.0004, "weak": 0.0002, "stuck": 0.0, "home": 0.0001,
     })
     edu_from_support: float = 0.0015
     sick_from_support: float = 0.0015
@@ -120,10 +120,11 @@ class Behaviour:
 
     # --- latent classes -----------------------------------------------------------------
     weak_share_oldimm: float = 0.62  # established immigrants with problems beyond unemployment
-    stuck_share_weak: float = 0.50  # of whom almost never activated or employed
+    stuck_share_weak: float = 0.65  # of whom almost never activated or employed
+    stuck_other_multiplier: float = 0.3  # their hazards of sickness, education, other support
     weak_share_ref: float = 0.30  # refugees still on support after 3 years become "weak"
     weak_share_fam: float = 0.10
-    home_share_fam: float = 0.27  # family-reunified who stay home (partner supports)
+    home_share_fam: float = 0.19  # family-reunified who stay home (partner supports)
     home_share_ref_women: float = 0.10
     integration_act_share: float = 0.95  # adults covered by the integration act
     side_job_weekly: float = 0.02  # odd hours while on passive support

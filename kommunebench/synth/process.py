@@ -416,7 +416,8 @@ def simulate_chunk(
             h_off = t_off[c]
             h_oth = np.full(len(idx), beh.other_from_support)
             h_dis = np.where(age[idx] > 45, beh.disability_from_support_over_45 * (1 + 2 * (c >= C_WEAK)), 0.0)
-            H = np.vstack([h_job, h_act, h_up, h_dan, h_sick, h_edu, h_off, h_oth, h_dis])
+            calm = np.where(c == C_STUCK, beh.stuck_other_multiplier, 1.0)  # stuck: few interruptions
+            H = np.vstack([h_job, h_act, h_up, h_dan, h_sick * calm, h_edu * calm, h_off, h_oth * calm, h_dis * calm])
             dest = _compete(rng, H)
             draw_job(idx[dest == 0])
             act = idx[dest == 1]
@@ -434,11 +435,15 @@ def simulate_chunk(
             enter(idx[dest == 7], OTHER)
             state[idx[dest == 8]] = DISAB
 
-        # Danish course: activation can also start from the course
-        idx = np.flatnonzero(present & (state == DANISH))
+        # Danish course and upskilling: a job (with lock-in) or, from the course, activation
+        idx = np.flatnonzero(present & ((state == DANISH) | (state == UPSKILL)) & (rem > 0))
         if len(idx):
-            h_act = t_act[cls[idx]] * np.exp(u_act_x[kom[idx], tgt[idx]]) * 0.5
-            go = idx[rng.random(len(idx)) < 1 - np.exp(-h_act)]
+            c = cls[idx]
+            h_job = t_job_support[c] * exp_job[idx] * np.exp(beh.lock_in)
+            h_act = np.where(state[idx] == DANISH, t_act[c] * np.exp(u_act_x[kom[idx], tgt[idx]]) * 0.5, 0.0)
+            dest = _compete(rng, np.vstack([h_job, h_act]))
+            draw_job(idx[dest == 0])
+            go = idx[dest == 1]
             if len(go):
                 kind = np.searchsorted(split, rng.random(len(go)))
                 for k, s in enumerate((INTERN_PRIV, INTERN_PUB, WS_PRIV, WS_PUB)):
