@@ -74,13 +74,16 @@ def run_job(
     partition: str | None = None,
     run_config: dict | None = None,
     selection: list[dg.AssetKey] | None = None,
+    log_level: str = "WARNING",
 ) -> StepReport:
     job = defs.resolve_job_def(job_name)
     t = time.perf_counter()
+    config = dict(run_config or {})
+    config.setdefault("loggers", {"console": {"config": {"log_level": log_level}}})
     result = job.execute_in_process(
         instance=instance,
         partition_key=partition,
-        run_config=run_config or {},
+        run_config=config,
         raise_on_error=False,
         asset_selection=selection,
     )

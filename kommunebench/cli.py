@@ -1,0 +1,187 @@
+"""The ``kommunebench`` command line.
+
+    kommunebench run            generate the synthetic default (if no landing data) and
+                                materialise everything; prints where the results are
+    kommunebench generate       write a synthetic register extract
+    kommunebench materialize    materialise a stage, a cohort year or a range
+    kommunebench ui             the Dagster UI on 127.0.0.1
+    kommunebench where          where the landing data, warehouse, report and exports are
+    kommunebench contract       write docs/register_contract.md from the register contract
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kommunebench.paths import REPO_ROOT, cohort_years, parse_years, project_paths, register_years
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+STAGES = ("registers", "register_years", "cohorts", "pooled")
+
+
+def _echo(msg: str) -> None:
+    typer.echo(msg, err=False)
+
+
+def _landing_has_data(landing: Path) -> bool:
+    return (landing / "DREAM").is_dir() and any((landing / "DREAM").iterdir())
+
+
+def write_synthetic_manifest(landing: Path, summary) -> Path:
+    from kommunebench.synth.generate import GENERATOR_VERSION
+
+    path = landing / "SYNTHETIC.json"
+    path.write_text(
+        json.dumps(
+            {
+                "generator_version": GENERATOR_VERSION,
+                "seed": summary.seed,
+                "n_persons": summary.n_persons,
+                "first_year": summary.first_year,
+                "last_year": summary.last_year,
+                "format": summary.fmt,
+                "note": "Synthetic registers made by kommunebench generate; not real data.",
+            },
+            indent=2,
+        )
+    )
+    return path
+
+
+@app.command()
+def generate(
+    persons: Optional[int] = typer.Option(None, "--persons", "-n", help="Number of persons (default: the embedded default size)."),
+    seed: int = typer.Option(2016, help="Random seed; the same seed gives byte-identical files."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, csv or sas7bdat"),
+    encoding: str = typer.Option("utf-8", help="CSV encoding: utf-8 or iso-8859-1"),
+    out: Optional[Path] = typer.Option(None, help="Landing folder (default: $KOMMUNEBENCH_LANDING)."),
+    truth: Optional[Path] = typer.Option(None, help="Truth folder, outside the landing folder (default: $KOMMUNEBENCH_TRUTH)."),
+    first_year: int = typer.Option(min(register_years()), help="First register year."),
+    last_year: int = typer.Option(max(register_years()), help="Last register year."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Write a synthetic register extract (DREAM, BEF, OPHG, UDDA, RAMMEVILKAAR) and its planted truth."""
+    from kommunebench.synth import DEFAULT_N_PERSONS
+    from kommunebench.synth import generate as synth_generate
+
+    paths = project_paths()
+    out = out or paths.landing
+    truth = truth or paths.truth
+    summary = synth_generate(
+        out, n_persons=persons or DEFAULT_N_PERSONS, seed=seed, first_year=first_year, last_year=last_year,
+        fmt=fmt, csv_encoding=encoding, truth_dir=truth, progress=progress,
+    )
+    write_synthetic_manifest(out, summary)
+    _echo(f"wrote {len(summary.files)} files for {summary.n_persons} persons to {out} in {summary.seconds:.1f} s")
+    _echo(f"planted truth in {truth} (the pipeline never reads it)")
+    for g, n in summary.persons_per_group.items():
+        _echo(f"  {g}: {n} persons")
+
+
+def _run(stages: tuple[str, ...], reg_years: list[int], coh_years: list[int]) -> bool:
+    from orchestration.definitions import defs
+    from orchestration.runner import project_instance, run_pipeline
+
+    instance = project_instance()
+    report = run_pipeline(defs, instance=instance, register_years=reg_years, cohort_years=coh_years, stages=stages, progress=_echo)
+    return report.success
+
+
+@app.command()
+def run(
+    regenerate: bool = typer.Option(False, help="Regenerate the synthetic extract even if landing data exist."),
+) -> None:
+    """The main job: synthetic registers (if none) -> DuckDB -> benchmark, sequences, report."""
+    paths = project_paths()
+    if regenerate or not _landing_has_data(paths.landing):
+        _echo(f"no register extract in {paths.landing}: generating the embedded synthetic default")
+        generate(persons=None, seed=2016, fmt="parquet", encoding="utf-8", out=None, truth=None,
+                 first_year=min(register_years()), last_year=max(register_years()), progress=True)
+    ok = _run(STAGES, register_years(), cohort_years())
+    where()
+    if not ok:
+        _echo("the run FAILED: the last good results are unchanged (see the messages above)")
+        raise typer.Exit(1)
+
+
+@app.command()
+def materialize(
+    stage: list[str] = typer.Option(list(STAGES), "--stage", "-s", help=f"Stages to run, in order: {', '.join(STAGES)}."),
+    cohort_year: Optional[str] = typer.Option(None, "--cohort-year", "-c", help="Cohort year(s), e.g. 2013 or 2012-2014."),
+    register_year: Optional[str] = typer.Option(None, "--register-year", "-r", help="Register year(s), e.g. 2016 or 2008-2018."),
+) -> None:
+    """Materialise selected stages for selected cohort or register years (all by default)."""
+    bad = [s for s in stage if s not in STAGES]
+    if bad:
+        raise typer.BadParameter(f"unknown stage(s) {bad}; choose from {STAGES}")
+    reg = parse_years(register_year, "--register-year") if register_year else register_years()
+    coh = parse_years(cohort_year, "--cohort-year") if cohort_year else cohort_years()
+    unknown = sorted(set(reg) - set(register_years())) + sorted(set(coh) - set(cohort_years()))
+    if unknown:
+        raise typer.BadParameter(
+            f"year(s) {unknown} are not partitions; set KOMMUNEBENCH_REGISTER_YEARS / KOMMUNEBENCH_COHORT_YEARS"
+        )
+    ordered = tuple(s for s in STAGES if s in stage)
+    if not _run(ordered, reg, coh):
+        raise typer.Exit(1)
+
+
+@app.command()
+def where() -> None:
+    """Where the landing data, warehouse, report, exports and run history are."""
+    p = project_paths()
+    items = [
+        ("landing data", p.landing),
+        ("planted truth", p.truth),
+        ("DuckDB warehouse", p.warehouse),
+        ("HTML report", p.report),
+        ("exports", p.exports),
+        ("Dagster home (run history)", p.dagster_home),
+    ]
+    _echo("kommunebench results:")
+    for label, path in items:
+        state = "" if path.exists() else "  (not there yet)"
+        _echo(f"  {label:28s} {path}{state}")
+
+
+@app.command()
+def ui(
+    port: int = typer.Option(3000, help="Port on 127.0.0.1."),
+) -> None:
+    """Serve the Dagster UI on 127.0.0.1 (same instance as command-line runs)."""
+    from orchestration.runner import prepare_dagster_home
+
+    home = prepare_dagster_home()
+    env = dict(os.environ, DAGSTER_HOME=home)
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "orchestration.definitions"]
+    _echo(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C to stop")
+    # dagster dev started from a script may ignore SIGINT; restore the default handler.
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        raise typer.Exit(proc.wait())
+    except KeyboardInterrupt:
+        proc.terminate()
+        raise typer.Exit(proc.wait())
+
+
+@app.command()
+def contract(out: Path = typer.Option(REPO_ROOT / "docs" / "register_contract.md")) -> None:
+    """Write the register contract as Markdown."""
+    from kommunebench.contract import render_markdown
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_markdown(), encoding="utf-8")
+    _echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    app()
