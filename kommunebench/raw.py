@@ -99,11 +99,13 @@ def _csv_reader(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str]:
     """A view over a CSV file, all columns as text; UTF-8 first, then ISO-8859-1."""
     for encoding in ("utf-8", "latin-1"):
         try:
-            rel = conn.read_csv(str(path), all_varchar=True, header=True, encoding=encoding)
-            rel.create_view("_src", replace=True)
-            conn.execute("SELECT count(*) FROM _src").fetchall()[0]
-            return "_src", encoding
-        except (duckdb.InvalidInputException, duckdb.ConversionException) as e:
+            conn.execute(
+                "CREATE OR REPLACE TEMP TABLE _src_csv AS SELECT * FROM read_csv($p, all_varchar = true, "
+                "header = true, encoding = $e)",
+                {"p": str(path), "e": encoding},
+            )
+            return "_src_csv", encoding
+        except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.BinderException) as e:
             last = e
             continue
     raise DeliveryError(f"{path}: cannot be read as CSV in UTF-8 or ISO-8859-1 ({last})")
@@ -146,8 +148,8 @@ def _normalise_sas_frame(df: pd.DataFrame) -> pd.DataFrame:
 def open_source(conn: duckdb.DuckDBPyConnection, lf: LandingFile) -> tuple[str, str | None]:
     """Create a view/table over the file; returns its name and the CSV encoding used."""
     if lf.fmt == "parquet":
-        conn.read_parquet(str(lf.path)).create_view("_src", replace=True)
-        return "_src", None
+        conn.read_parquet(str(lf.path)).create_view("_src_parquet", replace=True)
+        return "_src_parquet", None
     if lf.fmt == "csv":
         return _csv_reader(conn, lf.path)
     return _sas_to_view(conn, lf.path), None
@@ -235,9 +237,12 @@ def stage_register(
                 f"{lf.path}: column(s) {missing} in lower/mixed case (rule: register names are upper case)"
             )
         missing = [c.name for c in register.columns if c.required and c.name not in src]
+        if missing:
+            n_rows = int(conn.execute(f"SELECT count(*) FROM {q(view)}").fetchall()[0][0])
         for m in missing:
             outcomes.append(
-                RuleOutcome("expect_column_to_exist", m, False, file=lf.name, detail="required by the contract")
+                RuleOutcome("expect_column_to_exist", m, False, failing_rows=n_rows, checked_rows=n_rows,
+                            file=lf.name, detail="required by the contract")
             )
         extra = [c for c in src if c not in register.column_names and register.wide_family(c) is None]
         for c in extra:

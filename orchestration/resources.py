@@ -11,21 +11,56 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import time
+
 import dagster as dg
 import duckdb
-from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from kommunebench.paths import project_paths
 
 
-class Warehouse(DuckDBResource):
-    """The DuckDB file. Connections are opened per step and closed at once (one writer)."""
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB file. A connection is opened per step and always closed (one writer).
+
+    DuckDB allows one writing process: if another process holds the file (an outside
+    reader, a second run), opening is retried with back-off for ``lock_timeout_s``
+    before the step fails with a clear message. (dagster-duckdb's resource does not
+    close its connection when the step raises, which would keep the file locked, so
+    this resource manages the connection itself.)
+    """
+
+    database: str = Field(description="Path of the DuckDB file.")
+    lock_timeout_s: float = Field(120.0, description="How long to wait for another process to release the file.")
+    memory_limit: str = Field("", description="DuckDB memory_limit, e.g. '6GB' (empty: DuckDB's default).")
+    threads: int = Field(0, description="DuckDB threads (0: DuckDB's default, all cores).")
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.get_connection() as conn:
+        config: dict[str, object] = {}
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        if self.threads:
+            config["threads"] = self.threads
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.5
+        while True:
+            try:
+                conn = duckdb.connect(self.database, config=config)
+                break
+            except duckdb.IOException as e:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{self.database} is held by another process for more than {self.lock_timeout_s:.0f} s "
+                        f"(DuckDB allows one writer): {e}"
+                    ) from e
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        try:
             yield conn
+        finally:
+            conn.close()
 
 
 class Landing(dg.ConfigurableResource):

@@ -48,7 +48,7 @@ def materialised(defs, resources, instance):
 
 
 def rows(db, sql):
-    with duckdb.connect(db, read_only=True) as conn:
+    with duckdb.connect(db) as conn:
         return conn.execute(sql).fetchall()
 
 

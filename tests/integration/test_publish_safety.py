@@ -1,0 +1,101 @@
+"""Stage -> validate -> publish: a bad delivery never replaces good tables, and a failed
+check stops its downstream assets."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+import pytest
+
+from builders import Person, write_delivery
+from kommunebench.landing import write_table
+from orchestration.runner import run_job
+
+pytestmark = pytest.mark.integration
+YEARS = [2012, 2013]
+
+
+def persons():
+    a = Person("0000000001", permit=(dt.date(2012, 3, 1), "7_1"), intpgm=(dt.date(2012, 3, 5), dt.date(2015, 3, 1)))
+    a.weeks(dt.date(2012, 3, 5), ["135"] * 10)
+    b = Person("0000000002")
+    b.weeks(dt.date(2012, 1, 9), ["130"] * 20)
+    return [a, b]
+
+
+def q(db, sql):
+    with duckdb.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_bad_delivery_after_good_leaves_good_tables(defs, resources, instance):
+    landing = resources["landing"].root
+    db = resources["warehouse"].database
+    write_delivery(persons(), landing, YEARS)
+    assert run_job(defs, "load_registers", instance=instance).success
+    before = q(db, "SELECT PNR, Y_1210 FROM raw.dream ORDER BY PNR")
+    assert before == [("0000000001", "135"), ("0000000002", "130")]
+
+    # the next delivery has an unknown weekly code and a duplicated person
+    path = landing / "DREAM" / "DREAM.parquet"
+    df = pl.read_parquet(path)
+    bad = pl.concat([df.with_columns(pl.lit("123").alias("Y_1210")), df.head(1)])
+    write_table(bad, path)
+    step = run_job(defs, "load_registers", instance=instance)
+    assert not step.success
+    assert "DREAM.parquet" in step.error and "Y_yyww" in step.error and "expect_weekly_codes_in_codebook" in step.error
+    assert "expect_column_values_to_be_unique" in step.error and "PNR" in step.error
+
+    # the published table is the good one, the audit still points at the good file
+    assert q(db, "SELECT PNR, Y_1210 FROM raw.dream ORDER BY PNR") == before
+    assert q(db, "SELECT count(*) FROM raw.load_audit WHERE register = 'DREAM' AND status = 'published'") == [(1,)]
+    # the rejected rows are in quarantine with the rule they broke
+    rules = dict(q(db, "SELECT rule, count(*) FROM quarantine.dream GROUP BY rule"))
+    assert rules.get("expect_column_values_to_be_unique") == 2
+    assert "expect_weekly_codes_in_codebook" in rules
+    # no stage left behind
+    assert q(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'stage'") == [(0,)]
+
+
+def test_unchanged_files_are_not_reread(defs, resources, instance):
+    write_delivery(persons(), resources["landing"].root, YEARS)
+    assert run_job(defs, "load_registers", instance=instance).success
+    assert run_job(defs, "load_registers", instance=instance).success
+    db = resources["warehouse"].database
+    # one published load per register file: the second run did not load again
+    assert q(db, "SELECT count(DISTINCT run_id) FROM raw.load_audit WHERE register = 'DREAM'") == [(1,)]
+    mats = instance.fetch_materializations(
+        __import__("dagster").AssetKey(["raw", "dream"]), limit=2
+    ).records
+    assert [m.asset_materialization.metadata["reloaded"].value for m in mats] == [False, True]
+
+
+def test_failed_check_stops_downstream_and_keeps_last_good(defs, resources, instance):
+    landing = resources["landing"].root
+    db = resources["warehouse"].database
+    write_delivery(persons(), landing, YEARS)
+    assert run_job(defs, "load_registers", instance=instance).success
+    assert run_job(defs, "register_years", instance=instance, partition="2012").success
+    good_pw = q(db, "SELECT count(*) FROM spells.person_weeks WHERE year = 2012")
+    good_spells = q(db, "SELECT count(*) FROM spells.spells WHERE year = 2012")
+
+    # corrupt the published raw table behind the pipeline's back: a person twice
+    with duckdb.connect(db) as conn:
+        conn.execute("INSERT INTO raw.dream SELECT * FROM raw.dream LIMIT 1")
+    step = run_job(defs, "register_years", instance=instance, partition="2012")
+    assert not step.success and "person_week_unique" in step.error
+
+    # the person_weeks check failed, spells (downstream) never ran, last good kept
+    import dagster as dg
+
+    run = instance.get_run_by_id(step.run_id)
+    records = instance.get_records_for_run(run.run_id).records
+    events = [r.event_log_entry for r in records if r.event_log_entry.dagster_event]
+    mats = [e for e in events if e.dagster_event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+    assert mats == []
+    skipped_or_not_run = {e.step_key for e in events if e.dagster_event.event_type == dg.DagsterEventType.STEP_START}
+    assert "spells__spells" not in skipped_or_not_run
+    assert q(db, "SELECT count(*) FROM spells.person_weeks WHERE year = 2012") == good_pw
+    assert q(db, "SELECT count(*) FROM spells.spells WHERE year = 2012") == good_spells
