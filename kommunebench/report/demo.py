@@ -160,12 +160,12 @@ def _chronogram(rng: np.random.Generator) -> pd.DataFrame:
     # log-weight of each state at week 0 and its drift per year, per group
     start = {
         "svage_indvandrere": {"PASSIVE": 3.0, "UPSKILL": 1.6, "INTERN": 0.6, "SICK": 0.3, "OTHER": 0.8,
-                              "JOB": -0.2, "WS_PRIV": -0.8, "WS_PUB": -1.0, "EDU": -2.0, "NONE": 0.0},
+                              "JOB": -1.2, "WS_PRIV": -0.8, "WS_PUB": -1.0, "EDU": -2.0, "NONE": 0.0},
         "flygtninge": {"PASSIVE": 2.2, "UPSKILL": 2.6, "INTERN": 0.8, "NONE": 0.2, "OTHER": 0.3,
-                       "JOB": 0.6, "WS_PRIV": -0.6, "WS_PUB": -0.8, "EDU": -0.5},
+                       "JOB": -1.6, "WS_PRIV": -0.6, "WS_PUB": -0.8, "EDU": -0.5},
         "familiesammenfoerte": {"NONE": 2.6, "PASSIVE": 1.0, "UPSKILL": 1.6, "JOB": 1.2},
     }
-    drift = {"JOB": 1.6, "WS_PRIV": 0.6, "INTERN": 0.2, "UPSKILL": -0.9, "PASSIVE": -0.4,
+    drift = {"JOB": 1.1, "WS_PRIV": 0.6, "INTERN": 0.2, "UPSKILL": -0.9, "PASSIVE": -0.4,
              "EDU": 0.4, "CENS": 1.2, "NONE": 0.1, "WS_PUB": 0.3}
     rows = []
     for g in TARGET_GROUPS:
@@ -174,7 +174,7 @@ def _chronogram(rng: np.random.Generator) -> pd.DataFrame:
         for s, v in start[g].items():
             base[ALPHABET.index(s)] = v
         if g == "familiesammenfoerte":
-            drift_g = {**drift, "JOB": 2.2}
+            drift_g = {**drift, "JOB": 1.4}
         else:
             drift_g = drift
         slope = np.array([drift_g.get(s, -0.2) for s in ALPHABET])

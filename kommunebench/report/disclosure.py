@@ -200,7 +200,6 @@ def protect(
         raise ValueError(f"threshold must be >= 1, got {threshold}")
     counts = _count_columns(df, spec)
     sup = _suppressed_sets(df)
-    n = len(df)
 
     # Cells that are already missing in a count column count as suppressed (idempotence).
     mask: dict[str, np.ndarray] = {}

@@ -146,7 +146,9 @@ def write_csv_parquet(inputs: ReportInputs, directory: Path | str, *, protected:
     return pd.DataFrame(written, columns=["file", "table", "target_group", "measure", "rows", "sha256"])
 
 
-def write_exports(inputs: ReportInputs, directory: Path | str, *, workbook_name: str = "kommunebench.xlsx") -> pd.DataFrame:
+def write_exports(
+    inputs: ReportInputs, directory: Path | str, *, workbook_name: str = "kommunebench.xlsx"
+) -> pd.DataFrame:
     """Workbook plus CSV/Parquet files in ``directory``; returns the manifest of all files."""
     directory = Path(directory)
     protected = protect_inputs(inputs)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.polygon import orient
 
 from kommunebench.refdata import REFERENCE_DIR, file_sha256, municipalities, municipality_aliases

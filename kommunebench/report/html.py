@@ -26,7 +26,12 @@ from kommunebench.report import plots
 from kommunebench.report.exports import export_tables, flatten_settings
 from kommunebench.report.geo import ATTRIBUTION
 from kommunebench.report.inputs import (
-    ACTIVITY_COLUMNS, CLASS_LABELS, GROUP_LABELS, MEASURE_LABELS, ReportInputs, protect_inputs,
+    ACTIVITY_COLUMNS,
+    CLASS_LABELS,
+    GROUP_LABELS,
+    MEASURE_LABELS,
+    ReportInputs,
+    protect_inputs,
 )
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -145,6 +150,14 @@ def _table(frame: pd.DataFrame, *, table_id: str | None = None, key_cols: Iterab
 
 
 def _diagnostics_frame(diagnostics: Mapping[str, Any]) -> pd.DataFrame:
+    """Model diagnostics as a table: one row per model when the dict is keyed by
+    ``"<target_group>/<measure>"`` (every value a mapping), else one row per diagnostic."""
+    if diagnostics and all(isinstance(v, Mapping) for v in diagnostics.values()):
+        rows = []
+        for key, diag in diagnostics.items():
+            flat = flatten_settings(diag)
+            rows.append({"model": key, **dict(zip(flat["setting"], flat["value"]))})
+        return pd.DataFrame(rows)
     flat = flatten_settings(diagnostics)
     flat.columns = ["diagnostic", "value"]
     return flat
@@ -172,9 +185,8 @@ def render_report(inputs: ReportInputs, *, generated: dt.datetime | None = None)
     map_fig, details = plots.map_figure(league)
     key_labels = {plots.key_of(g, m): f"{GROUP_LABELS[g]}: {MEASURE_LABELS[m]}" for g, m in keys}
     head, rows = _league_rows(league)
-    coefs = tables["coefficients"].copy()
-    coefs = coefs.sort_values(["target_group", "measure"], kind="stable")
-    coef_keys = list(dict.fromkeys(zip(coefs["target_group"], coefs["measure"])))
+    coefs = tables["coefficients"]
+    coef_keys = plots.present_keys(coefs)
     clusters = tables["cluster_typology"][["target_group", "cluster", "label", "size", "share", "silhouette",
                                            "medoid", sdc.SUPPRESSED_COLUMN]]
     settings = tables["settings"]

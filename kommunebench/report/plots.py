@@ -22,7 +22,12 @@ from plotly.subplots import make_subplots
 from kommunebench.refdata import municipalities
 from kommunebench.report.geo import load_municipality_geojson
 from kommunebench.report.inputs import (
-    ACTIVITY_COLUMNS, CLASS_LABELS, GROUP_LABELS, MEASURE_LABELS, MEASURES, TARGET_GROUPS,
+    ACTIVITY_COLUMNS,
+    CLASS_LABELS,
+    GROUP_LABELS,
+    MEASURE_LABELS,
+    MEASURES,
+    TARGET_GROUPS,
 )
 from kommunebench.states import ALPHABET, COLOURS, LABELS
 

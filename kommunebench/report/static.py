@@ -22,7 +22,10 @@ from matplotlib.patches import Polygon as MplPolygon  # noqa: E402
 from kommunebench.report.geo import municipality_shapes  # noqa: E402
 from kommunebench.report.inputs import CLASS_LABELS, GROUP_LABELS, MEASURE_LABELS, TARGET_GROUPS  # noqa: E402
 from kommunebench.report.plots import (  # noqa: E402
-    CLASS_COLOURS, SUPPRESSED_COLOUR, TOO_SMALL_COLOUR, chronogram_with_suppressed,
+    CLASS_COLOURS,
+    SUPPRESSED_COLOUR,
+    TOO_SMALL_COLOUR,
+    chronogram_with_suppressed,
 )
 from kommunebench.states import ALPHABET, COLOURS, LABELS  # noqa: E402
 
