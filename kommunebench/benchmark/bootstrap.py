@@ -2,7 +2,8 @@
 
 Each replicate resamples persons with replacement within every unit (unit sizes stay fixed, as
 the benchmark conditions on who lives where), refits the expected Cox model (started from the
-full-sample coefficients), and recomputes per unit: log(O/E), the Kaplan-Meier restricted mean
+full-sample coefficients, with the numpy Efron fitter ``model.cox_efron_newton``: the same
+likelihood as lifelines, several times faster on weekly data), and recomputes per unit: log(O/E), the Kaplan-Meier restricted mean
 and the mean expected restricted mean. Percentile intervals of any indicator and of the ranks
 follow from the replicate matrix. Replicates are independent tasks: they run on a Dask cluster
 given by address, or on a ``LocalCluster`` of single-threaded worker processes.
@@ -45,7 +46,17 @@ class BootstrapReplicates:
 
 
 def one_replicate(data: BootstrapData, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One bootstrap replicate: resample within units, refit, aggregate per unit."""
+    """One bootstrap replicate: resample within units, refit, aggregate per unit.
+
+    Runs with one BLAS thread (small matrices; parallelism comes from the replicates).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _replicate(data, seed)
+
+
+def _replicate(data: BootstrapData, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     order = np.argsort(data.unit_index, kind="stable")
     counts = np.bincount(data.unit_index, minlength=data.n_units)
@@ -58,7 +69,7 @@ def one_replicate(data: BootstrapData, seed: int) -> tuple[np.ndarray, np.ndarra
     s = data.strata[idx]
     u = data.unit_index[idx]
     model = fit_expected_model(
-        X, data.terms, t, e, s, data.horizon, initial_point=data.beta, keep_fitter=False
+        X, data.terms, t, e, s, data.horizon, initial_point=data.beta, engine="numpy"
     )
     pe = predict_expected(model, X, t, s)
     o = np.bincount(u, weights=e, minlength=data.n_units)

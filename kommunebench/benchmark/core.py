@@ -174,6 +174,21 @@ def run_benchmark(
     benchmark partial success with the same machinery.
     """
     st = settings or BenchmarkSettings()
+    if st.blas_threads is None:
+        return _run(persons, numeric, categorical, framework, st)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=st.blas_threads, user_api="blas"):
+        return _run(persons, numeric, categorical, framework, st)
+
+
+def _run(
+    persons: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    framework: list[str],
+    st: BenchmarkSettings,
+) -> BenchmarkResult:
     fw = list(framework)
     model_numeric = list(numeric) + [f for f in fw if f not in numeric]
     df = prepare_persons(persons, model_numeric + list(categorical), st)
@@ -518,7 +533,7 @@ def _framework_share(
         return float("nan"), float("nan"), float("nan"), empty
     keep = [i for i, t in enumerate(spec.terms) if t not in fw]
     terms0 = [spec.terms[i] for i in keep]
-    m0 = fit_expected_model(X[:, keep], terms0, duration, event, strata, st.horizon, keep_fitter=False)
+    m0 = fit_expected_model(X[:, keep], terms0, duration, event, strata, st.horizon, engine="numpy")
     pe0 = predict_expected(m0, X[:, keep], duration, strata)
     k = units.size
     o = np.bincount(unit_index, weights=event, minlength=k)

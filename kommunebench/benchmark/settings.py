@@ -58,6 +58,10 @@ class BenchmarkSettings:
       ``dask_workers`` single-threaded worker processes when None).
     - ``ph_test_max_persons`` = 20,000: the proportional-hazards test runs on a subsample of at
       most this many persons (it does not scale; benchmark-notes.md).
+    - ``blas_threads`` = 1: BLAS threads while the benchmark runs (threadpoolctl). The
+      matrices are small (tens of columns); on a busy 2-core machine multithreaded OpenBLAS
+      made the Cox fits 4-20 times slower (bench/benchmark/RESULTS.md). None leaves it alone.
+      Dask workers already run with one BLAS thread.
     - ``weibull_aft`` = True: fit the Weibull AFT sensitivity model with unit dummies; its shape
       also converts hazard ratios to time ratios (TR = HR^(-1/shape)). Required when
       ``scale == "time_ratio"``.
@@ -82,6 +86,7 @@ class BenchmarkSettings:
     calibration_groups: int = 10
     ph_test_max_persons: int = 20_000
     weibull_aft: bool = True
+    blas_threads: int | None = 1
     id_col: str = "PNR"
     unit_col: str = "kom"
     strata_col: str = "cohort_year"
@@ -123,6 +128,8 @@ class BenchmarkSettings:
             bad("dask_workers", "a whole number >= 1")
         if not isinstance(self.calibration_groups, int) or self.calibration_groups < 2:
             bad("calibration_groups", "a whole number >= 2")
+        if self.blas_threads is not None and (not isinstance(self.blas_threads, int) or self.blas_threads < 1):
+            bad("blas_threads", "None or a whole number >= 1")
         if not isinstance(self.ph_test_max_persons, int) or self.ph_test_max_persons < 100:
             bad("ph_test_max_persons", "a whole number >= 100")
 

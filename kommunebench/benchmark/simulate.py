@@ -86,13 +86,15 @@ def simulate_benchmark_data(
     size_sd: float = 1.1,
     dropout_per_year: float = 0.05,
     planted: dict[int, float] | None = None,
+    size_weights: dict[int, float] | None = None,
 ) -> SimulatedBenchmark:
     """Simulate persons with known municipality log-hazard effects (see module docstring).
 
     ``n_muni`` municipalities are taken from the reference table in code order; their sizes are
     multinomial with lognormal(0, ``size_sd``) weights (about 1:150 between smallest and
     largest). ``planted`` overrides the drawn effect u of given municipality codes (e.g. a
-    strong effect for a test).
+    strong effect for a test). ``size_weights`` (code -> weight, e.g. population) replaces the
+    lognormal weights; every municipality gets at least 5 persons.
     """
     if n_persons < 10 * n_muni:
         raise ValueError(f"simulate_benchmark_data: n_persons={n_persons} < 10 per municipality")
@@ -110,6 +112,13 @@ def simulate_benchmark_data(
         for code, value in planted.items():
             u[codes == code] = value
     weights = np.exp(rng.normal(0.0, size_sd, n_muni))
+    if size_weights is not None:
+        missing = sorted(set(codes.tolist()) - set(size_weights))
+        if missing:
+            raise ValueError(f"simulate_benchmark_data: size_weights lacks codes {missing[:10]}")
+        weights = np.array([float(size_weights[c]) for c in codes])
+        if np.any(weights <= 0):
+            raise ValueError("simulate_benchmark_data: size_weights must be > 0")
     sizes = rng.multinomial(n_persons - 5 * n_muni, weights / weights.sum()) + 5
     muni_idx = np.repeat(np.arange(n_muni), sizes)
     n = n_persons

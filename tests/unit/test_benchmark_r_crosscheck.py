@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kommunebench.benchmark.model import design_matrix, design_spec, fit_expected_model, predict_expected
+from kommunebench.benchmark.model import (
+    cox_efron_newton,
+    design_matrix,
+    design_spec,
+    fit_expected_model,
+    predict_expected,
+)
 from kommunebench.benchmark.simulate import CATEGORICAL, FRAMEWORK, NUMERIC
 from kommunebench.benchmark.stats import km_restricted_mean
 
@@ -63,3 +69,20 @@ def test_km_restricted_mean_matches_r_survfit(fitted):
         km = km_restricted_mean(grp["duration"].to_numpy(), grp["event"].to_numpy(), 104)
         assert km.rmst == pytest.approx(ref.loc[kom, "rmean"], abs=1e-8)
         assert km.se == pytest.approx(ref.loc[kom, "se_rmean"], abs=1e-8)
+
+
+def test_numpy_efron_fitter_matches_r_and_lifelines(fitted):
+    persons, spec, X, model = fitted
+    t = persons["duration"].to_numpy()
+    e = persons["event"].to_numpy()
+    s = persons["cohort_year"].to_numpy()
+    fit = cox_efron_newton(X, t, e, s)
+    ref = pd.read_csv(DATA / "coxph_coefficients.csv").set_index("term")
+    np.testing.assert_allclose(fit.beta, ref.loc[spec.terms, "coef"], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(fit.se, ref.loc[spec.terms, "se"], rtol=0, atol=1e-8)
+    assert fit.log_likelihood == pytest.approx(pd.read_csv(DATA / "coxph_fit.csv")["loglik"][0], abs=1e-8)
+    np.testing.assert_allclose(fit.beta, model.beta, atol=1e-4)
+    # the numpy engine gives the same expected model
+    m2 = fit_expected_model(X, spec.terms, t, e, s, 104, engine="numpy", initial_point=model.beta)
+    np.testing.assert_allclose(m2.beta, fit.beta, atol=1e-9)
+    np.testing.assert_allclose(m2.base_cumhaz, model.base_cumhaz, rtol=1e-4)
