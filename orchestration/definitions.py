@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.benchmark import activity_indicators
 from assets.cohorts import cohort_members
+from assets.models import benchmark_models
 from assets.outcomes import outcomes
 from assets.raw import LANDING_SPECS, RAW_ASSETS
 from assets.reference import reference_tables
+from assets.reports import reports
+from assets.sequences import sequence_analysis
 from assets.spells import person_weeks, spells
 from orchestration.jobs import JOBS
 from orchestration.resources import default_resources
 
-ASSETS = [*LANDING_SPECS, reference_tables, *RAW_ASSETS, person_weeks, spells, cohort_members, outcomes]
+ASSETS = [
+    *LANDING_SPECS, reference_tables, *RAW_ASSETS, person_weeks, spells, cohort_members, outcomes,
+    benchmark_models, sequence_analysis, activity_indicators, reports,
+]
 
 
 def build_defs(resources: dict[str, object] | None = None) -> dg.Definitions:

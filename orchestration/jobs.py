@@ -26,4 +26,10 @@ cohorts_job = dg.define_asset_job(
     description="Target groups and their outcomes for one or more cohort years.",
 )
 
-JOBS = [load_registers_job, register_years_job, cohorts_job]
+pooled_results_job = dg.define_asset_job(
+    "pooled_results",
+    selection=dg.AssetSelection.groups("models", "benchmark", "sequences", "reports"),
+    description="Models, league table, sequence analysis and reports over the window of cohort years.",
+)
+
+JOBS = [load_registers_job, register_years_job, cohorts_job, pooled_results_job]

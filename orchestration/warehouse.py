@@ -122,3 +122,31 @@ def check_result(
         description="; ".join(o.message() for o in failed[:3]) or None,
         **kwargs,
     )
+
+
+def publish_frames(conn: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace each ``schema.table`` with its frame, all in one transaction."""
+    rows: dict[str, int] = {}
+    schemas = {name.split(".")[0] for name in frames}
+    for s in schemas:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(s)}")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for name, df in frames.items():
+            schema, table = name.split(".")
+            conn.register("_frame", df)
+            conn.execute(f"CREATE OR REPLACE TABLE {q(schema)}.{q(table)} AS SELECT * FROM _frame")
+            conn.unregister("_frame")
+            rows[name] = len(df)
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return rows
+
+
+def png_markdown(png: bytes, alt: str) -> dg.MetadataValue:
+    """A PNG plot as Markdown metadata (an inline image the Dagster UI shows)."""
+    import base64
+
+    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")

@@ -1,0 +1,211 @@
+"""sequences: the weekly paths through benefits, activation, jobs and education.
+
+Per target group, pooled over the window of cohort years, in TraMineR's vocabulary
+(``kommunebench.sequences``): state distributions by week (chronogram), mean time per
+state, transition rates, entropy, the headline indicators of domain.md §6, optimal
+matching distances with TRATE substitution costs, PAM (or Ward) clusters with the
+number of clusters chosen by average silhouette (CLARA for many distinct sequences),
+and the typology: clusters named by their dominant states, with medoids.
+"""
+
+import json
+import time
+from typing import Iterator, Literal
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from kommunebench.sequences import run_sequence_analysis
+from kommunebench.validation import RuleOutcome
+from orchestration.code_version import code_version, sql_text
+from orchestration.resources import Warehouse
+from orchestration.warehouse import check_result, md_table, png_markdown, publish_frames
+
+GROUPS = ("svage_indvandrere", "flygtninge", "familiesammenfoerte")
+CODE_VERSION = code_version(sql=("sequences/sequences",), modules=("assets.sequences", "kommunebench.sequences"))
+
+
+class SequenceConfig(dg.Config):
+    cohort_years: list[int] = Field(default_factory=list, description="Cohort years pooled (empty: every cohort year in the warehouse).")
+    method: Literal["OM", "HAM", "DHD", "LCS"] = Field("OM", description="Distance: optimal matching, Hamming, dynamic Hamming or LCS.")
+    sm: Literal["TRATE", "CONSTANT"] = Field("TRATE", description="Substitution costs for OM: from transition rates (TraMineR's TRATE) or constant.")
+    indel: float = Field(1.0, description="Insertion/deletion cost for OM.")
+    cluster_method: Literal["pam", "ward"] = Field("pam", description="Clustering: weighted PAM (FasterPAM) or Ward.")
+    k_min: int = Field(2, description="Smallest number of clusters tried.")
+    k_max: int = Field(8, description="Largest number of clusters tried; the average silhouette chooses.")
+    clara_threshold: int = Field(4000, description="Above this many distinct sequences, cluster with CLARA (samples + assignment).")
+    clara_sample_size: int = Field(2000, description="CLARA sample size.")
+    clara_n_samples: int = Field(5, description="CLARA samples; the best objective is kept.")
+    job_run_weeks: int = Field(3, description="Job run length for the 'job within the follow-up' indicator.")
+    passive_share: float = Field(0.9, description="'Almost all the time passive': at least this share of the weeks.")
+    seed: int = Field(2016, description="Seed: the same seed gives the same clusters.")
+
+
+def _tag(df: pd.DataFrame | None, group: str) -> pd.DataFrame:
+    if df is None:
+        return pd.DataFrame()
+    df = df.copy()
+    df.insert(0, "target_group", group)
+    return df
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=["sequences", "state_distributions"], group_name="sequences", kinds={"duckdb", "python"}, owners=["team:analysis"],
+            description="State distribution by week (chronogram), overall and per municipality; mean weeks per state; transition "
+            "rates; entropy by week; index-plot bands; headline indicators (domain.md §6). Aggregates, small cells suppressed.",
+            code_version=CODE_VERSION, deps=[dg.AssetKey(["outcomes", "outcomes"])],
+        ),
+        dg.AssetSpec(
+            key=["sequences", "cluster_solution"], group_name="sequences", kinds={"duckdb", "python"}, owners=["team:analysis"],
+            description="Distances (OM with TRATE costs by default) between distinct sequences and the cluster solution: quality "
+            "(weighted average silhouette) for every k tried, the chosen k, and each person's cluster (warehouse only).",
+            code_version=CODE_VERSION, deps=[dg.AssetKey(["outcomes", "outcomes"])],
+        ),
+        dg.AssetSpec(
+            key=["sequences", "typology"], group_name="sequences", kinds={"duckdb", "python"}, owners=["team:analysis"],
+            description="The typology: clusters named by their dominant states, sizes, medoids (representative sequences), the "
+            "state distribution of each cluster and each municipality's cluster mix.",
+            code_version=CODE_VERSION, deps=[dg.AssetKey(["sequences", "cluster_solution"])],
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("every_person_in_one_cluster", asset=["sequences", "cluster_solution"], blocking=True,
+                          description="Each analysed person has exactly one cluster, and cluster sizes add up to the persons."),
+        dg.AssetCheckSpec("state_shares_sum_to_one", asset=["sequences", "state_distributions"], blocking=True,
+                          description="In every week the state shares add up to 1 (before suppression)."),
+    ],
+    pool="duckdb",
+)
+def sequence_analysis(context: dg.AssetExecutionContext, config: SequenceConfig, warehouse: Warehouse) -> Iterator:
+    with warehouse.connect() as conn:
+        have = [r[0] for r in conn.execute("SELECT DISTINCT cohort_year FROM outcomes.outcomes ORDER BY 1").fetchall()]
+        years = [y for y in (config.cohort_years or have) if y in have]
+        if not years:
+            raise dg.Failure("no outcomes to analyse: materialise the cohorts first")
+        data = {g: conn.execute(sql_text("sequences/sequences"), {"group": g, "years": years}).df() for g in GROUPS}
+    tables: dict[str, list[pd.DataFrame]] = {}
+    infos, assign_checks, share_checks = {}, [], []
+    for group, df in data.items():
+        if df.empty:
+            raise dg.Failure(f"no sequences for {group} in cohort years {years}")
+        L = int(df["followup_weeks"].max())
+        seqs = np.full((len(df), L), -1, dtype=np.int8)
+        for i, s in enumerate(df["sequence"]):
+            s = np.asarray(s, dtype=np.int8)[:L]
+            seqs[i, : len(s)] = s
+        keep = seqs[:, 0] >= 0
+        seqs, sub = seqs[keep], df[keep].reset_index(drop=True)
+        t0 = time.perf_counter()
+        res = run_sequence_analysis(
+            seqs, kom=sub["kom"].to_numpy(), method=config.method, sm=config.sm, indel=config.indel,
+            cluster_method=config.cluster_method, k_range=range(config.k_min, config.k_max + 1),
+            clara_threshold=config.clara_threshold, clara_sample_size=config.clara_sample_size,
+            clara_n_samples=config.clara_n_samples, job_run_weeks=config.job_run_weeks,
+            passive_share=config.passive_share, seed=config.seed,
+        )
+        context.log.info(f"sequences {group}: {len(sub)} sequences, k = {res.info['k']} ({res.info['route']}) in {time.perf_counter() - t0:.1f} s")
+        infos[group] = {k: v for k, v in res.info.items() if k != "timings_s"} | {"seconds": round(time.perf_counter() - t0, 1)}
+        for name in ("state_distribution", "entropy", "mean_time", "transition_rates", "indicators", "index_plot",
+                     "cluster_quality", "clusters", "cluster_state_distribution", "state_distribution_by_kom",
+                     "indicators_by_kom", "cluster_mix_by_kom"):
+            tables.setdefault(f"sequences.{name}", []).append(_tag(getattr(res, name), group))
+        tables.setdefault("sequences.substitution_costs", []).append(_tag(res.substitution_costs.reset_index(names="from_state"), group))
+        a = pd.DataFrame({"PNR": sub["PNR"], "target_group": group, "cohort_year": sub["cohort_year"], "kom": sub["kom"],
+                          "cluster": res.assignments.astype(int)})
+        tables.setdefault("sequences.assignments", []).append(a)
+        sizes = res.clusters["size"] if "size" in res.clusters else None
+        ok = len(a) == len(sub) and a["cluster"].between(0, res.info["k"] - 1).all()
+        assign_checks.append(RuleOutcome("one_cluster_per_person", group, bool(ok), 0 if ok else len(sub), len(sub),
+                                         detail=f"{len(sub)} persons, k = {res.info['k']}"))
+        counts = np.stack([(seqs == s).sum(axis=0) for s in range(11)])
+        valid = (seqs >= 0).sum(axis=0)
+        share_ok = bool(np.all(counts.sum(axis=0) == valid))
+        share_checks.append(RuleOutcome("shares_sum_to_one", group, share_ok, 0 if share_ok else 1, L))
+    frames = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+    yield check_result("every_person_in_one_cluster", assign_checks, asset_key=dg.AssetKey(["sequences", "cluster_solution"]))
+    yield check_result("state_shares_sum_to_one", share_checks, asset_key=dg.AssetKey(["sequences", "state_distributions"]))
+    if not all(o.passed for o in assign_checks + share_checks):
+        raise dg.Failure("sequence analysis not published: " + "; ".join(o.message() for o in assign_checks + share_checks if not o.passed))
+    with warehouse.connect() as conn:
+        rows = publish_frames(conn, frames)
+
+    from assets.reports.adapt import chronogram_for_report
+    from kommunebench.report import chronogram_png
+
+    chrono = chronogram_for_report(frames["sequences.state_distribution"])
+    meta_sd = {"dagster/row_count": rows["sequences.state_distribution"], "cohort_years": years,
+               "indicators": md_table(frames["sequences.indicators"]), "settings": config.model_dump_json()}
+    for g in GROUPS:
+        meta_sd[f"chronogram/{g}"] = png_markdown(chronogram_png(chrono[chrono["target_group"] == g]), f"chronogram {g}")
+    yield dg.MaterializeResult(asset_key=["sequences", "state_distributions"], metadata=meta_sd)
+    quality = frames["sequences.cluster_quality"]
+    yield dg.MaterializeResult(asset_key=["sequences", "cluster_solution"], metadata={
+        "dagster/row_count": rows["sequences.assignments"], "quality": md_table(quality),
+        "silhouette": png_markdown(_silhouette_png(quality), "average silhouette by k"),
+        "runs": json.dumps(infos, default=str), "settings": config.model_dump_json()})
+    clusters = frames["sequences.clusters"]
+    yield dg.MaterializeResult(asset_key=["sequences", "typology"], metadata={
+        "dagster/row_count": rows["sequences.clusters"],
+        "typology": md_table(clusters.drop(columns=[c for c in clusters.columns if c.startswith("medoid")], errors="ignore")),
+        "cluster_chronograms": png_markdown(_typology_png(frames["sequences.cluster_state_distribution"]), "state distribution per cluster"),
+    })
+
+
+def _silhouette_png(quality: pd.DataFrame) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    asw = "asw" if "asw" in quality.columns else [c for c in quality.columns if "sil" in c.lower() or "asw" in c.lower()][0]
+    for g, d in quality.groupby("target_group"):
+        ax.plot(d["k"], d[asw], marker="o", label=g)
+        chosen = d[d["chosen"]]
+        ax.scatter(chosen["k"], chosen[asw], s=120, facecolors="none", edgecolors="black")
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("weighted average silhouette")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _typology_png(cluster_sd: pd.DataFrame) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kommunebench.states import ALPHABET, COLOURS
+
+    groups = list(cluster_sd["target_group"].unique())
+    kmax = int(cluster_sd["cluster"].max()) + 1
+    fig, axes = plt.subplots(len(groups), kmax, figsize=(2.2 * kmax, 1.8 * len(groups)), dpi=90, squeeze=False, sharey=True)
+    share = "share" if "share" in cluster_sd.columns else "freq"
+    for i, g in enumerate(groups):
+        for k in range(kmax):
+            ax = axes[i][k]
+            d = cluster_sd[(cluster_sd["target_group"] == g) & (cluster_sd["cluster"] == k)]
+            if d.empty:
+                ax.axis("off")
+                continue
+            wide = d.pivot_table(index="week", columns="state", values=share, aggfunc="sum").reindex(columns=list(ALPHABET)).fillna(0)
+            ax.stackplot(wide.index, wide.T.values, colors=[COLOURS[s] for s in ALPHABET], linewidth=0)
+            ax.set_title(f"{g[:12]} {k}", fontsize=7)
+            ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

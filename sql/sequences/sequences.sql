@@ -1,0 +1,9 @@
+-- The weekly state sequences of one target group over the window of cohort years, with
+-- the municipality; a person who enters the group in several cohort years counts once.
+-- Parameters: $group, $years
+SELECT o.PNR, o.cohort_year, o.kom, o.followup_weeks, o.sequence
+FROM outcomes.outcomes o
+WHERE o.target_group = $group
+  AND list_contains($years, o.cohort_year)
+  AND o.sequence IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY o.PNR ORDER BY o.cohort_year) = 1
