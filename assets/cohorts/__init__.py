@@ -104,26 +104,7 @@ def cohort_members(context: dg.AssetExecutionContext, config: CohortConfig, ware
              "support_states": sorted(SUPPORT_STATES), "mover_rule": config.mover_rule},
         )
         conn.execute("DROP TABLE stage.cohort_entrants")
-        dup, outside, bad_kom, no_frame, bad_age, n = conn.execute(sql_text("cohorts/check_cohort_members"), {"cohort_year": year}).fetchall()[0]
-        sizes = dict(conn.execute("SELECT target_group, count(*) FROM stage.cohort_members GROUP BY 1").fetchall())
-        uniq = [RuleOutcome("unique_person_group_cohort", "PNR,target_group", dup == 0, int(dup), int(n))]
-        valid = [
-            RuleOutcome("start_in_cohort_year", "start_date", outside == 0, int(outside), int(n)),
-            RuleOutcome("valid_municipality", "kom", bad_kom == 0, int(bad_kom), int(n)),
-            RuleOutcome("framework_conditions_present", "ledighed_pendling", no_frame == 0, int(no_frame), int(n)),
-            RuleOutcome("age_within_limits", "age", bad_age == 0, int(bad_age), int(n)),
-        ]
-        expected = expected_cohort_sizes(landing.root, year)
-        if expected is None:
-            size_out = [RuleOutcome("cohort_sizes_equal_expected", "target_group", True, 0, int(n),
-                                    detail="not the synthetic default: no committed expected sizes apply")]
-        else:
-            size_out = [
-                RuleOutcome("cohort_sizes_equal_expected", g, sizes.get(g, 0) == expected.get(g, 0),
-                            abs(sizes.get(g, 0) - expected.get(g, 0)), sizes.get(g, 0),
-                            detail=f"{g}: {sizes.get(g, 0)} members, expected {expected.get(g, 0)}")
-                for g in GROUPS
-            ]
+        uniq, valid, size_out, sizes = cohort_outcomes(conn, year, expected_cohort_sizes(landing.root, year))
         yield check_result("one_row_per_person_group_cohort", uniq)
         yield check_result("members_valid", valid)
         yield check_result("cohort_sizes_as_expected", size_out, extra={"sizes": json.dumps(sizes)})
@@ -144,6 +125,30 @@ def cohort_members(context: dg.AssetExecutionContext, config: CohortConfig, ware
         metadata={**meta, "summary": md_table(summary), "settings": config.model_dump_json(),
                   **{f"persons/{g}": int(sizes.get(g, 0)) for g in GROUPS}}
     )
+
+
+def cohort_outcomes(conn, year: int, expected: dict[str, int] | None):
+    """Rules on ``stage.cohort_members``; ``expected`` sizes apply to the synthetic default only."""
+    dup, outside, bad_kom, no_frame, bad_age, n = conn.execute(sql_text("cohorts/check_cohort_members"), {"cohort_year": year}).fetchall()[0]
+    sizes = dict(conn.execute("SELECT target_group, count(*) FROM stage.cohort_members GROUP BY 1").fetchall())
+    uniq = [RuleOutcome("unique_person_group_cohort", "PNR,target_group", dup == 0, int(dup), int(n))]
+    valid = [
+        RuleOutcome("start_in_cohort_year", "start_date", outside == 0, int(outside), int(n)),
+        RuleOutcome("valid_municipality", "kom", bad_kom == 0, int(bad_kom), int(n)),
+        RuleOutcome("framework_conditions_present", "ledighed_pendling", no_frame == 0, int(no_frame), int(n)),
+        RuleOutcome("age_within_limits", "age", bad_age == 0, int(bad_age), int(n)),
+    ]
+    if expected is None:
+        size_out = [RuleOutcome("cohort_sizes_equal_expected", "target_group", True, 0, int(n),
+                                detail="not the synthetic default: no committed expected sizes apply")]
+    else:
+        size_out = [
+            RuleOutcome("cohort_sizes_equal_expected", g, sizes.get(g, 0) == expected.get(g, 0),
+                        abs(sizes.get(g, 0) - expected.get(g, 0)), sizes.get(g, 0),
+                        detail=f"{g}: {sizes.get(g, 0)} members, expected {expected.get(g, 0)}")
+            for g in GROUPS
+        ]
+    return uniq, valid, size_out, sizes
 
 
 def _has_assessment(conn, year: int) -> bool:

@@ -91,6 +91,31 @@ def model_covariates(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[st
     return df, numeric, categorical, dropped
 
 
+def oe_total_outcome(league: pd.DataFrame, label: str) -> RuleOutcome:
+    """Indirect standardisation: expected events sum to observed events (relative 1e-6)."""
+    o, e = float(league["events_observed"].sum()), float(league["events_expected"].sum())
+    ok = abs(o - e) <= 1e-6 * max(o, 1.0)
+    return RuleOutcome("sum_expected_equals_sum_observed", label, ok, 0 if ok else 1, len(league), detail=f"O = {o:.3f}, E = {e:.3f}")
+
+
+def league_outcomes(league: pd.DataFrame, min_persons: int) -> tuple[list[RuleOutcome], list[RuleOutcome]]:
+    """Rules on the league table: too-small units unranked; intervals contain their estimates."""
+    small = league[league["too_small"]]
+    small_ranked = int((small["rank"].notna() | small["fifth"].notna() | (small["class"] != "too_small")).sum())
+    below = int(((league["persons"] < min_persons) & ~league["too_small"]).sum())
+    size_out = [RuleOutcome("too_small_never_ranked", "rank,fifth,class", small_ranked == 0 and below == 0, small_ranked + below,
+                            len(league), detail=f"{len(small)} units below {min_persons} persons")]
+    finite = np.isfinite(league["indicator_pct"].astype(float))
+    bad_int = int((finite & ((league["indicator_pct"] < league["indicator_pct_lo"] - 1e-9)
+                             | (league["indicator_pct"] > league["indicator_pct_hi"] + 1e-9))).sum())
+    n_units = league.groupby(["target_group", "measure"])["kom"].transform("count")
+    bad_rank = int(((league["rank_lo"] < 1) | (league["rank_hi"] > n_units) | (league["rank_lo"] > league["rank_hi"])
+                    | (league["rank"] < league["rank_lo"]) | (league["rank"] > league["rank_hi"])).fillna(False).sum())
+    int_out = [RuleOutcome("indicator_within_interval", "indicator_pct", bad_int == 0, bad_int, len(league)),
+               RuleOutcome("rank_interval_valid", "rank_lo,rank_hi", bad_rank == 0, bad_rank, len(league))]
+    return size_out, int_out
+
+
 def _window(conn, config: BenchmarkConfig) -> list[int]:
     have = [r[0] for r in conn.execute("SELECT DISTINCT cohort_year FROM outcomes.outcomes ORDER BY 1").fetchall()]
     years = [y for y in (config.cohort_years or have) if y in have]
@@ -163,9 +188,7 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
                 raise dg.Failure(description=f"benchmark {group}/{measure} cannot be computed: {e}") from e
             secs = time.perf_counter() - t0
             lt = res.league_table
-            o, e = float(lt["events_observed"].sum()), float(lt["events_expected"].sum())
-            oe_checks.append(RuleOutcome("sum_expected_equals_sum_observed", f"{group}/{measure}", abs(o - e) <= 1e-6 * max(o, 1.0),
-                                         0 if abs(o - e) <= 1e-6 * max(o, 1.0) else 1, len(lt), detail=f"O = {o:.3f}, E = {e:.3f}"))
+            oe_checks.append(oe_total_outcome(lt, f"{group}/{measure}"))
             frames["models.fit_summary"].append(pd.DataFrame([{
                 "target_group": group, "measure": measure, "cohort_years": ",".join(map(str, years)), "horizon": horizon,
                 "persons": res.n, "events": res.events, "dropped_zero_weeks": dropped, "constant_covariates": ",".join(constant),
@@ -189,16 +212,7 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
             })
     tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for k, v in frames.items()}
     league = tables["benchmark.league_table"]
-    small = league[league["too_small"]]
-    small_ranked = int((small["rank"].notna() | small["fifth"].notna() | (small["class"] != "too_small")).sum())
-    below = int(((league["persons"] < config.min_persons) & ~league["too_small"]).sum())
-    size_out = [RuleOutcome("too_small_never_ranked", "rank,fifth,class", small_ranked == 0 and below == 0, small_ranked + below, len(league),
-                            detail=f"{len(small)} units below {config.min_persons} persons")]
-    bad_int = int(((league["indicator_pct"] < league["indicator_pct_lo"] - 1e-9) | (league["indicator_pct"] > league["indicator_pct_hi"] + 1e-9)).sum())
-    n_units = league.groupby(["target_group", "measure"])["kom"].transform("count")
-    bad_rank = int(((league["rank_lo"] < 1) | (league["rank_hi"] > n_units) | (league["rank_lo"] > league["rank_hi"])).fillna(False).sum())
-    int_out = [RuleOutcome("indicator_within_interval", "indicator_pct", bad_int == 0, bad_int, len(league)),
-               RuleOutcome("rank_interval_valid", "rank_lo,rank_hi", bad_rank == 0, bad_rank, len(league))]
+    size_out, int_out = league_outcomes(league, config.min_persons)
     yield check_result("observed_equals_expected_in_total", oe_checks, asset_key=dg.AssetKey(["models", "duration_models"]))
     yield check_result("no_small_municipality_ranked", size_out, asset_key=dg.AssetKey(["benchmark", "league_table"]))
     yield check_result("intervals_contain_estimates", int_out, asset_key=dg.AssetKey(["benchmark", "league_table"]))

@@ -31,6 +31,24 @@ class OutcomeConfig(dg.Config):
     )
 
 
+def outcome_outcomes(conn, year: int) -> tuple[list[RuleOutcome], list[RuleOutcome]]:
+    """Rules on ``stage.outcomes`` against ``cohorts.cohort_members`` of the cohort year."""
+    rows, members, dup, outside, mismatch, at_zero, seq_bad = conn.execute(
+        sql_text("outcomes/check_outcomes"), {"cohort_year": year}
+    ).fetchall()[0]
+    one = [
+        RuleOutcome("one_row_per_member", "PNR,target_group", rows == members and dup == 0,
+                    int(abs(rows - members) + dup), int(rows), detail=f"{rows} outcomes for {members} members"),
+    ]
+    consistent = [
+        RuleOutcome("durations_within_followup", "success_weeks,partial_weeks", outside == 0, int(outside), int(rows)),
+        RuleOutcome("event_flag_matches_exit", "success_event", mismatch == 0, int(mismatch), int(rows)),
+        RuleOutcome("event_after_week_zero", "success_weeks", at_zero == 0, int(at_zero), int(rows)),
+        RuleOutcome("sequence_length_equals_observed_weeks", "sequence", seq_bad == 0, int(seq_bad), int(rows)),
+    ]
+    return one, consistent
+
+
 @dg.asset(
     key=["outcomes", "outcomes"],
     ins={
@@ -66,19 +84,7 @@ def outcomes(context: dg.AssetExecutionContext, config: OutcomeConfig, warehouse
             {"cohort_year": year, "run_length": config.run_length, "education_exit": config.education_exit,
              "exclusion_exit": config.exclusion_exit, "partial_states": config.partial_states},
         )
-        rows, members, dup, outside, mismatch, at_zero, seq_bad = conn.execute(
-            sql_text("outcomes/check_outcomes"), {"cohort_year": year}
-        ).fetchall()[0]
-        one = [
-            RuleOutcome("one_row_per_member", "PNR,target_group", rows == members and dup == 0,
-                        int(abs(rows - members) + dup), int(rows), detail=f"{rows} outcomes for {members} members"),
-        ]
-        consistent = [
-            RuleOutcome("durations_within_followup", "success_weeks,partial_weeks", outside == 0, int(outside), int(rows)),
-            RuleOutcome("event_flag_matches_exit", "success_event", mismatch == 0, int(mismatch), int(rows)),
-            RuleOutcome("event_after_week_zero", "success_weeks", at_zero == 0, int(at_zero), int(rows)),
-            RuleOutcome("sequence_length_equals_observed_weeks", "sequence", seq_bad == 0, int(seq_bad), int(rows)),
-        ]
+        one, consistent = outcome_outcomes(conn, year)
         yield check_result("one_outcome_per_member", one)
         yield check_result("durations_and_flags_consistent", consistent)
         if not all(o.passed for o in one + consistent):

@@ -43,6 +43,23 @@ class SequenceConfig(dg.Config):
     seed: int = Field(2016, description="Seed: the same seed gives the same clusters.")
 
 
+def assignment_outcome(clusters: np.ndarray, persons: int, k: int, group: str) -> RuleOutcome:
+    """Every analysed person has exactly one cluster in 0..k-1."""
+    ok = len(clusters) == persons and bool(np.all((clusters >= 0) & (clusters < k)))
+    bad = abs(len(clusters) - persons) + int(np.sum((clusters < 0) | (clusters >= k)))
+    return RuleOutcome("one_cluster_per_person", group, ok, bad, persons, detail=f"{persons} persons, k = {k}")
+
+
+def share_outcome(seqs: np.ndarray, group: str) -> RuleOutcome:
+    """In every week the states of the observed sequences account for all of them (shares sum to 1)."""
+    from kommunebench.states import ALPHABET
+
+    counts = np.stack([(seqs == s).sum(axis=0) for s in range(len(ALPHABET))])
+    valid = (seqs >= 0).sum(axis=0)
+    bad = int(np.sum(counts.sum(axis=0) != valid))
+    return RuleOutcome("shares_sum_to_one", group, bad == 0, bad, seqs.shape[1])
+
+
 def _tag(df: pd.DataFrame | None, group: str) -> pd.DataFrame:
     if df is None:
         return pd.DataFrame()
@@ -117,14 +134,8 @@ def sequence_analysis(context: dg.AssetExecutionContext, config: SequenceConfig,
         a = pd.DataFrame({"PNR": sub["PNR"], "target_group": group, "cohort_year": sub["cohort_year"], "kom": sub["kom"],
                           "cluster": res.assignments.astype(int)})
         tables.setdefault("sequences.assignments", []).append(a)
-        sizes = res.clusters["size"] if "size" in res.clusters else None
-        ok = len(a) == len(sub) and a["cluster"].between(0, res.info["k"] - 1).all()
-        assign_checks.append(RuleOutcome("one_cluster_per_person", group, bool(ok), 0 if ok else len(sub), len(sub),
-                                         detail=f"{len(sub)} persons, k = {res.info['k']}"))
-        counts = np.stack([(seqs == s).sum(axis=0) for s in range(11)])
-        valid = (seqs >= 0).sum(axis=0)
-        share_ok = bool(np.all(counts.sum(axis=0) == valid))
-        share_checks.append(RuleOutcome("shares_sum_to_one", group, share_ok, 0 if share_ok else 1, L))
+        assign_checks.append(assignment_outcome(a["cluster"].to_numpy(), len(sub), res.info["k"], group))
+        share_checks.append(share_outcome(seqs, group))
     frames = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
     yield check_result("every_person_in_one_cluster", assign_checks, asset_key=dg.AssetKey(["sequences", "cluster_solution"]))
     yield check_result("state_shares_sum_to_one", share_checks, asset_key=dg.AssetKey(["sequences", "state_distributions"]))

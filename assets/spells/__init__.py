@@ -36,6 +36,34 @@ class PersonWeeksConfig(dg.Config):
     )
 
 
+def person_weeks_outcomes(conn, n_weeks: int) -> tuple[RuleOutcome, RuleOutcome]:
+    """Rules on ``stage.person_weeks``: unique person-weeks; every person has every week and a state."""
+    dup = conn.execute(sql_text("spells/check_person_weeks_unique")).fetchall()[0][0]
+    expected, staged, unmapped = conn.execute(sql_text("spells/check_person_weeks_complete"), {"n_weeks": n_weeks}).fetchall()[0]
+    unique = RuleOutcome("person_week_unique", "PNR,week_seq", dup == 0, failing_rows=int(dup), checked_rows=int(staged))
+    complete = RuleOutcome(
+        "person_weeks_complete", "week", expected == staged and unmapped == 0,
+        failing_rows=int(abs(expected - staged) + unmapped), checked_rows=int(staged),
+        detail=f"expected {expected} person-weeks, staged {staged}, {unmapped} without a state",
+    )
+    return unique, complete
+
+
+def spells_outcomes(conn, year: int) -> tuple[list[RuleOutcome], list[RuleOutcome]]:
+    """Rules on ``stage.spells``: start <= end, no overlaps; spell weeks reconcile with person-weeks."""
+    bad_order, overlaps, not_rec, spell_weeks, pw = conn.execute(sql_text("spells/check_spells"), {"year": year}).fetchall()[0]
+    n = conn.execute("SELECT count(*) FROM stage.spells").fetchall()[0][0]
+    valid = [
+        RuleOutcome("spell_start_le_end", "start_week_seq,end_week_seq", bad_order == 0, int(bad_order), int(n)),
+        RuleOutcome("spells_do_not_overlap", "PNR", overlaps == 0, int(overlaps), int(n)),
+    ]
+    rec = [
+        RuleOutcome("spell_weeks_equal_person_weeks", "n_weeks", not_rec == 0 and spell_weeks == pw, int(not_rec), int(n),
+                    detail=f"{spell_weeks} spell weeks vs {pw} person-weeks"),
+    ]
+    return valid, rec
+
+
 def _content_version(conn, table: str, year: int) -> str:
     n, h = conn.execute(
         f"SELECT count(*), coalesce(bit_xor(hash(PNR, week_seq, state, kom, code)), 0) FROM {table} WHERE year = $y",
@@ -95,14 +123,7 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
         context.log.info(f"person_weeks {year}: unpivoting {len(weeks)} weekly columns")
         conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
         conn.execute(sql_text("spells/person_weeks_stage"), params)
-        dup = conn.execute(sql_text("spells/check_person_weeks_unique")).fetchall()[0][0]
-        expected, staged, unmapped = conn.execute(sql_text("spells/check_person_weeks_complete"), {"n_weeks": n_weeks}).fetchall()[0]
-        unique = RuleOutcome("person_week_unique", "PNR,week_seq", dup == 0, failing_rows=int(dup), checked_rows=int(staged))
-        complete = RuleOutcome(
-            "person_weeks_complete", "week", expected == staged and unmapped == 0,
-            failing_rows=int(abs(expected - staged) + unmapped), checked_rows=int(staged),
-            detail=f"expected {expected} person-weeks, staged {staged}, {unmapped} without a state",
-        )
+        unique, complete = person_weeks_outcomes(conn, n_weeks)
         yield check_result("person_week_unique", [unique])
         yield check_result("person_weeks_complete", [complete, layout])
         if not (unique.passed and complete.passed and layout.passed):
@@ -153,16 +174,7 @@ def spells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator:
     with warehouse.connect() as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
         conn.execute(sql_text("spells/spells_stage"), {"year": year, "first_week_seq": first_week_seq(year)})
-        bad_order, overlaps, not_rec, spell_weeks, pw = conn.execute(sql_text("spells/check_spells"), {"year": year}).fetchall()[0]
-        n = conn.execute("SELECT count(*) FROM stage.spells").fetchall()[0][0]
-        valid = [
-            RuleOutcome("spell_start_le_end", "start_week_seq,end_week_seq", bad_order == 0, int(bad_order), int(n)),
-            RuleOutcome("spells_do_not_overlap", "PNR", overlaps == 0, int(overlaps), int(n)),
-        ]
-        rec = [
-            RuleOutcome("spell_weeks_equal_person_weeks", "n_weeks", not_rec == 0 and spell_weeks == pw, int(not_rec), int(n),
-                        detail=f"{spell_weeks} spell weeks vs {pw} person-weeks"),
-        ]
+        valid, rec = spells_outcomes(conn, year)
         yield check_result("spells_valid", valid)
         yield check_result("spells_reconcile_with_person_weeks", rec)
         if not all(o.passed for o in valid + rec):

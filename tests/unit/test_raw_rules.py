@@ -184,3 +184,14 @@ def test_latin1_bytes_detected(tmp_path):
     view, enc = raw._csv_reader(conn, p)
     assert enc == "latin-1"
     assert conn.execute(f"SELECT NAVN FROM {view}").fetchall() == [("Århus",)]
+
+
+def test_key_unique_across_files_fails(landing):
+    path = landing / "DREAM" / "DREAM.parquet"
+    df = pl.read_parquet(path)
+    path.unlink()
+    write_table(df, landing / "DREAM" / "DREAM_part01.parquet")
+    write_table(df.head(1), landing / "DREAM" / "DREAM_part02.parquet")  # the first person delivered twice
+    _, _, outcomes = load(landing, "DREAM")
+    o = the_failure(outcomes, "expect_compound_columns_to_be_unique_across_files", "PNR")
+    assert o.failing_rows == 2
