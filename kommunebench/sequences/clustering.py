@@ -179,13 +179,15 @@ def adjusted_rand(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = Non
 
 @dataclass
 class Partition:
-    """A clustering of the distinct sequences for one ``k``."""
+    """A clustering of the distinct sequences for one ``k``: labels, medoid indices,
+    objective ``sum_u w_u d(u, medoid(u))``, weighted ASW and ``dist`` = ``d(u, medoid(u))``."""
 
     k: int
     labels: np.ndarray
     medoids: np.ndarray
     objective: float
     asw: float
+    dist: np.ndarray
 
 
 @dataclass
@@ -227,15 +229,16 @@ def cluster_range(D: np.ndarray, ks: Sequence[int] = range(2, 11), weights: np.n
         for k in kk:
             r = pam(Ds, k, w, max_iter=max_iter)
             asw, _ = silhouette(Ds, r.labels, w)
-            parts[k] = Partition(k, r.labels, r.medoids, r.cost, asw)
+            dist = Ds[r.medoids[r.labels], np.arange(n)].astype(np.float64)
+            parts[k] = Partition(k, r.labels, r.medoids, r.cost, asw, dist)
     elif method == "ward":
         Z = ward(Ds, w)
         for k in kk:
             lab = cut_tree(Z, k)
             med = medoids_of(Ds, lab, w)
-            obj = float(np.dot(w, Ds[med[lab], np.arange(n)]))
+            dist = Ds[med[lab], np.arange(n)].astype(np.float64)
             asw, _ = silhouette(Ds, lab, w)
-            parts[k] = Partition(k, lab, med, obj, asw)
+            parts[k] = Partition(k, lab, med, float(np.dot(w, dist)), asw, dist)
     else:
         raise ValueError(f"method must be 'pam' or 'ward'; got {method!r}")
     quality = pd.DataFrame({"k": kk, "asw": [parts[k].asw for k in kk],
@@ -297,6 +300,7 @@ def clara(useq: UniqueSequences, costs: CostSpec, ks: Sequence[int] = range(2, 1
             sols.append((float(np.dot(W, dist)), s, meds, lab, Dm, r))
         sols.sort(key=lambda t: (t[0], t[1]))
         obj, s_best, meds, lab, Dm, r = sols[0]
+        dist = Dm[lab, np.arange(lab.size)].astype(np.float64)
         idx, sw, Dsamp = samples[s_best]
         asw, _ = silhouette(Dsamp, r.labels, sw)
         srt = np.sort(Dm, axis=0)
@@ -308,7 +312,7 @@ def clara(useq: UniqueSequences, costs: CostSpec, ks: Sequence[int] = range(2, 1
                       "ari_runner_up": others[0] if others else np.nan,
                       "ari_mean": float(np.mean(others)) if others else np.nan,
                       "best_sample": s_best})
-        parts[k] = Partition(k, lab, meds, obj, asw)
+        parts[k] = Partition(k, lab, meds, obj, asw, dist)
     quality = pd.DataFrame(qrows)
     best_k = int(quality.loc[quality["asw"].idxmax(), "k"])
     info = {"sample_size": sample_size, "n_samples": n_samples, "seed": seed,

@@ -11,12 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kommunebench.sequences import descriptives as desc
-from kommunebench.sequences.clustering import (
-    ClusterRangeResult,
-    assign_to_medoids,
-    clara,
-    cluster_range,
-)
+from kommunebench.sequences.clustering import ClusterRangeResult, clara, cluster_range
 from kommunebench.sequences.data import check_sequences, check_weights, unique_sequences
 from kommunebench.sequences.distances import resolve_costs, seqdist
 from kommunebench.sequences.typology import (
@@ -132,7 +127,6 @@ def run_sequence_analysis(
         D = dm.square()
         cr: ClusterRangeResult = cluster_range(D, ks, u.weights, method=cluster_method)
         part = cr.best
-        dist = D[part.medoids[part.labels], np.arange(u.n_unique)].astype(np.float64)
         del D
     else:
         if cluster_method != "pam":
@@ -141,8 +135,6 @@ def run_sequence_analysis(
         t2 = time.perf_counter()
         cr = clara(u, costs, ks, sample_size=clara_sample_size, n_samples=clara_n_samples, seed=seed, dtype=dtype)
         part = cr.best
-        from kommunebench.sequences.distances import cross_distances
-        _, dist = assign_to_medoids(cross_distances(u.sequences[part.medoids], u.sequences, costs, dtype))
     timings["clustering"] = time.perf_counter() - t2
 
     kk = part.k
@@ -151,7 +143,7 @@ def run_sequence_analysis(
     medoids = np.empty(kk, dtype=np.int64)
     medoids[remap] = part.medoids
     names = dominant_state_names(u, labels_u, kk, n_periods=n_label_periods)
-    clusters = cluster_table(u, labels_u, medoids, dist, names, min_cell=min_cell)
+    clusters = cluster_table(u, labels_u, medoids, part.dist, names, min_cell=min_cell)
     person_labels = labels_u[u.inverse]
     cluster_sd = desc.state_distribution(s, w, person_labels, min_cell=min_cell, group_name="cluster")
     mix = cluster_mix(person_labels, kom, w, names, min_cell=min_cell, group_name="kom") if kom is not None else None
