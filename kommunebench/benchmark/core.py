@@ -59,6 +59,7 @@ class BenchmarkResult:
     n: int
     events: int
     bootstrap_seconds: float | None
+    bootstrap_startup_seconds: float | None
     bootstrap_workers: int | None
     settings: dict[str, object] = field(default_factory=dict)
 
@@ -298,6 +299,7 @@ def _run(
         n=int(len(df)),
         events=int(event.sum()),
         bootstrap_seconds=None if boot is None else boot.seconds,
+        bootstrap_startup_seconds=None if boot is None else boot.startup_seconds,
         bootstrap_workers=None if boot is None else boot.workers,
         settings=st.as_dict(),
     )
@@ -344,7 +346,24 @@ def _unit_aggregates(
 
 
 def _performance(league: pd.DataFrame, st: BenchmarkSettings, shape: float) -> float:
-    """Add O/E, scales, shrinkage, ranks, classes and funnel columns in place; return tau^2."""
+    """Add O/E, scales, shrinkage, ranks, classes and funnel columns in place; return tau^2.
+
+    - r_j = log(O_j / E_j), s_j = 1 / sqrt(O_j) (O_j = 0 replaced by 0.5, ``zero_events``);
+      z_j = r_j / s_j, two-sided p_j, Benjamini-Hochberg q_j over the ranked units.
+    - tau^2 from ``random_effects`` over the ranked units; B_j = tau^2 / (tau^2 + s_j^2),
+      shrunken r_j = B_j r_j, posterior sd sqrt(B_j) s_j.
+    - Intervals at ``settings.level``: O/E from Garwood, mapped to the hazard and time-ratio
+      scales; restricted means from the Kaplan-Meier standard error (expected treated as
+      known); shrunken intervals from the posterior.
+    - Ranks (1 = best), rank intervals, P(top/bottom fifth) by ``simulate_ranks`` on the
+      shrunken posterior (``rank_on="shrunken"``) or on (r_j, s_j); fifth = ceil(5 rank / n).
+    - band_position of the headline interval against ±band: above, below, inside, overlaps.
+    - class, in this order: too_small (never ranked); better / worse when q_j <= fdr_q (sign
+      of r_j); as_expected when the headline interval reaches into the ±band (not shown to lie
+      outside it); otherwise inconclusive (the unit's own interval lies outside the band, but
+      the difference does not survive the false-discovery-rate control).
+    - funnel_lo/hi = exp(-/+ funnel_z sqrt(1/E_j + tau^2)), O/E scale; funnel_flag.
+    """
     z = st.z
     o = league["events_observed"].to_numpy(dtype=float)
     e = league["events_expected"].to_numpy(dtype=float)

@@ -241,3 +241,28 @@ def test_bootstrap_on_dask_local_cluster():
     inside = (L["indicator_pct_boot_lo"] <= L["indicator_pct"]) & (L["indicator_pct"] <= L["indicator_pct_boot_hi"])
     assert inside.mean() >= 0.8
     assert (L["rank_boot_lo"] <= L["rank_boot_hi"]).all()
+
+
+def test_dask_bootstrap_equals_serial_replicates():
+    from kommunebench.benchmark.bootstrap import run_bootstrap
+    from kommunebench.benchmark.model import design_matrix, design_spec, fit_expected_model
+
+    s = simulate_benchmark_data(1500, n_muni=8, seed=4)
+    p = s.persons
+    spec = design_spec(p, s.numeric, s.categorical)
+    X = design_matrix(p, spec)
+    t, e, st = p["duration"].to_numpy(), p["event"].to_numpy(), p["cohort_year"].to_numpy()
+    model = fit_expected_model(X, spec.terms, t, e, st, 104, engine="numpy")
+    units = np.sort(p["kom"].unique())
+    data = BootstrapData(
+        X=X, terms=spec.terms, duration=t, event=e, strata=st,
+        unit_index=np.searchsorted(units, p["kom"].to_numpy()), n_units=units.size, horizon=104, beta=model.beta,
+    )
+    boot = run_bootstrap(data, replicates=6, seed=11, workers=1)
+    seeds = [int(q.generate_state(1)[0]) for q in np.random.SeedSequence(11).spawn(6)]
+    for j in (0, 3, 5):
+        log_oe, rmst_obs, rmst_exp = one_replicate(data, seeds[j])
+        np.testing.assert_allclose(boot.log_oe[j], log_oe)
+        np.testing.assert_allclose(boot.rmst_observed[j], rmst_obs)
+    assert boot.log_oe.shape == (6, 8) and boot.workers == 1
+    assert 0 < boot.startup_seconds <= boot.seconds
