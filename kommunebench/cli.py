@@ -88,9 +88,10 @@ def generate(
 
 
 def _run(stages: tuple[str, ...], reg_years: list[int], coh_years: list[int]) -> bool:
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_defs
     from orchestration.runner import project_instance, run_pipeline
 
+    defs = build_defs()  # resources from the current environment
     instance = project_instance()
     report = run_pipeline(defs, instance=instance, register_years=reg_years, cohort_years=coh_years, stages=stages, progress=_echo)
     return report.success
@@ -166,11 +167,47 @@ def ui(
     _echo(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C to stop")
     # dagster dev started from a script may ignore SIGINT; restore the default handler.
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # SIGTERM to this command (a service manager, a test, `kill`) must stop dagster dev and
+    # its webserver, daemon and code server too, not orphan them: pass it on and wait.
+    signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
     try:
         raise typer.Exit(proc.wait())
     except KeyboardInterrupt:
         proc.terminate()
         raise typer.Exit(proc.wait())
+
+
+@app.command("expected-sizes")
+def expected_sizes() -> None:
+    """Record the current cohort sizes of the synthetic default as the expected ones (after an intended change)."""
+    import csv
+
+    import duckdb
+
+    from assets.cohorts.expected import EXPECTED_FILE, synthetic_manifest
+
+    paths = project_paths()
+    manifest = synthetic_manifest(paths.landing)
+    if manifest is None:
+        raise typer.BadParameter(f"{paths.landing} holds no synthetic extract (no SYNTHETIC.json)")
+    with duckdb.connect(str(paths.warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT cohort_year, target_group, count(*) FROM cohorts.cohort_members GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    key = (str(manifest["generator_version"]), str(manifest["seed"]), str(manifest["n_persons"]))
+    kept = []
+    if EXPECTED_FILE.exists():
+        with open(EXPECTED_FILE, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if (r["generator_version"], r["seed"], r["n_persons"]) != key]
+    fields = ["generator_version", "seed", "n_persons", "cohort_year", "target_group", "persons"]
+    with open(EXPECTED_FILE, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in kept:
+            w.writerow(r)
+        for year, group, n in rows:
+            w.writerow(dict(zip(fields, [*key, year, group, n])))
+    _echo(f"wrote {len(rows)} expected cohort sizes to {EXPECTED_FILE}")
 
 
 @app.command()

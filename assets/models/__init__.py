@@ -61,31 +61,34 @@ class BenchmarkConfig(dg.Config):
 
 
 MIN_VARYING = 20  # persons that must differ from the most common value for a covariate to enter
+MIN_EVENTS = 5  # events (and non-events) needed among them
 
 
-def model_covariates(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str], list[str]]:
-    """Covariates that can enter this group's model.
+def model_covariates(df: pd.DataFrame, event_col: str) -> tuple[pd.DataFrame, list[str], list[str], list[str]]:
+    """Covariates that can enter this group's model for this measure.
 
-    A numeric covariate enters only if at least ``MIN_VARYING`` persons differ from its most
-    common value (years in Denmark is 0 for everyone at a permit; prior employment is 0 for
-    nearly all newly arrived); categorical levels with fewer persons are merged into
-    ``other``, and a categorical covariate with one level left is dropped. Without this,
-    near-constant columns make the Cox information matrix singular.
+    A numeric covariate enters only if at least ``MIN_VARYING`` persons differ from its
+    most common value and at least ``MIN_EVENTS`` of them have the event and as many do
+    not (years in Denmark is 0 for everyone at a permit; prior employment is 0 for nearly
+    all newly arrived, so it nearly separates events). Categorical levels with fewer
+    persons, events or non-events are merged into ``other``; a categorical covariate with
+    one level left is dropped. Without this, near-constant or separating columns make the
+    Cox information matrix singular. What was dropped is recorded with the fit.
     """
     df = df.copy()
-    numeric = []
-    for c in NUMERIC:
-        mode = df[c].mode().iloc[0]
-        if int((df[c] != mode).sum()) >= MIN_VARYING:
-            numeric.append(c)
+    ev = df[event_col].astype(bool)
+
+    def enough(mask: pd.Series) -> bool:
+        return int(mask.sum()) >= MIN_VARYING and int((mask & ev).sum()) >= MIN_EVENTS and int((mask & ~ev).sum()) >= MIN_EVENTS
+
+    numeric = [c for c in NUMERIC if enough(df[c] != df[c].mode().iloc[0])]
     categorical = []
     for c in CATEGORICAL:
-        counts = df[c].value_counts()
-        rare = counts[counts < MIN_VARYING].index
-        if len(rare):
+        rare = [lvl for lvl in df[c].unique() if not enough(df[c] == lvl)]
+        if rare:
             df[c] = df[c].where(~df[c].isin(rare), "other")
-        counts = df[c].value_counts()
-        if len(counts) > 1 and int(counts.iloc[1:].sum()) >= MIN_VARYING:
+        levels = df[c].value_counts()
+        if len(levels) > 1 and enough(df[c] != levels.index[0]):
             categorical.append(c)
     dropped = sorted(set(NUMERIC + CATEGORICAL) - set(numeric + categorical))
     return df, numeric, categorical, dropped
@@ -179,7 +182,7 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
             horizon = int(persons["followup_weeks"].max()) if len(persons) else 0
             usable = persons[persons[dcol] >= 1]
             dropped = len(persons) - len(usable)
-            usable, numeric, categorical, constant = model_covariates(usable)
+            usable, numeric, categorical, constant = model_covariates(usable, ecol)
             t0 = time.perf_counter()
             context.log.info(f"benchmark {group}/{measure}: {len(usable)} persons, cohort years {years}")
             try:
