@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--persons", type=int, default=40_000)
     ap.add_argument("--replicates", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=3, help="alternating 1/2-worker bootstrap runs")
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     sim = simulate_benchmark_data(
@@ -93,15 +94,22 @@ def main() -> None:
         one_replicate(data, r)
     result["serial_replicate_cpu_seconds"] = round((time.process_time() - c0) / 10, 3)
     result["serial_replicate_wall_seconds"] = round((time.perf_counter() - w0) / 10, 3)
+    # the machine is shared and busy: alternate 1 and 2 workers and keep the fastest of each
+    times: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    for _ in range(args.repeats):
+        for workers in (1, 2):
+            boot = run_bootstrap(data, args.replicates, args.seed, workers=workers)
+            times[workers].append((boot.seconds, boot.seconds - boot.startup_seconds))
+            print(json.dumps({"workers": workers, "seconds": round(boot.seconds, 1),
+                              "compute_seconds": round(boot.seconds - boot.startup_seconds, 1),
+                              "load": round(os.getloadavg()[0], 2)}), flush=True)
     for workers in (1, 2):
-        boot = run_bootstrap(data, args.replicates, args.seed, workers=workers)
-        result[f"bootstrap_{workers}_worker_seconds"] = round(boot.seconds, 1)
-        result[f"bootstrap_{workers}_worker_startup_seconds"] = round(boot.startup_seconds, 1)
-        result[f"bootstrap_{workers}_worker_compute_seconds"] = round(boot.seconds - boot.startup_seconds, 1)
-        print(json.dumps({f"bootstrap_{workers}_worker_seconds": round(boot.seconds, 1)}), flush=True)
-    result["speedup_2_vs_1"] = round(result["bootstrap_1_worker_seconds"] / result["bootstrap_2_worker_seconds"], 2)
+        result[f"bootstrap_{workers}_worker_seconds_min"] = round(min(t for t, _ in times[workers]), 1)
+        result[f"bootstrap_{workers}_worker_compute_seconds_min"] = round(min(c for _, c in times[workers]), 1)
+        result[f"bootstrap_{workers}_worker_seconds_all"] = [round(t, 1) for t, _ in times[workers]]
+    result["speedup_2_vs_1"] = round(result["bootstrap_1_worker_seconds_min"] / result["bootstrap_2_worker_seconds_min"], 2)
     result["speedup_2_vs_1_compute"] = round(
-        result["bootstrap_1_worker_compute_seconds"] / result["bootstrap_2_worker_compute_seconds"], 2
+        result["bootstrap_1_worker_compute_seconds_min"] / result["bootstrap_2_worker_compute_seconds_min"], 2
     )
     result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     result["peak_rss_main_process_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)

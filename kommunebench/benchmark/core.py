@@ -351,7 +351,8 @@ def _performance(league: pd.DataFrame, st: BenchmarkSettings, shape: float) -> f
     - r_j = log(O_j / E_j), s_j = 1 / sqrt(O_j) (O_j = 0 replaced by 0.5, ``zero_events``);
       z_j = r_j / s_j, two-sided p_j, Benjamini-Hochberg q_j over the ranked units.
     - tau^2 from ``random_effects`` over the ranked units; B_j = tau^2 / (tau^2 + s_j^2),
-      shrunken r_j = B_j r_j, posterior sd sqrt(B_j) s_j.
+      shrunken r_j = B_j r_j, posterior sd sqrt(B_j s_j^2 + 2/(k-2) (1-B_j)^2 r_j^2) (plug-in
+      variance plus a Morris-type term for the uncertainty in tau^2; k = ranked units).
     - Intervals at ``settings.level``: O/E from Garwood, mapped to the hazard and time-ratio
       scales; restricted means from the Kaplan-Meier standard error (expected treated as
       known); shrunken intervals from the posterior.
@@ -390,7 +391,7 @@ def _performance(league: pd.DataFrame, st: BenchmarkSettings, shape: float) -> f
 
     re = random_effects(r[ranked], s[ranked] ** 2, method=st.tau2_method)
     tau2 = re.tau2
-    b, post_mean, post_sd = eb_shrink(r, s, tau2)
+    b, post_mean, post_sd = eb_shrink(r, s, tau2, k=int(ranked.sum()))
     league["shrinkage_factor"] = b
     league["log_oe_shrunken"] = post_mean
     league["log_oe_shrunken_sd"] = post_sd

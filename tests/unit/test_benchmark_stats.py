@@ -107,6 +107,12 @@ def test_eb_shrinkage_formula():
     np.testing.assert_allclose(sd, np.sqrt([0.5 * 0.01, 0.1 * 0.09, 0.2 * 0.04]))
     b0, post0, sd0 = eb_shrink(r, s, tau2=0.0)
     assert np.all(post0 == 0) and np.all(sd0 == 0) and np.all(b0 == 0)
+    # with the tau2-uncertainty term: var = B s^2 + 2/(k-2) (1-B)^2 r^2
+    _, post_k, sd_k = eb_shrink(r, s, tau2=0.01, k=12)
+    np.testing.assert_allclose(post_k, post)
+    np.testing.assert_allclose(sd_k**2, sd**2 + 0.2 * np.array([0.25, 0.81, 0.64]) * r**2)
+    with pytest.raises(ValueError, match="k must be"):
+        eb_shrink(r, s, 0.01, k=2)
 
 
 def test_benjamini_hochberg_as_r_p_adjust():
