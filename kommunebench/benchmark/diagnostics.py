@@ -80,7 +80,8 @@ def ph_test_table(
     """Schoenfeld-residual test of proportional hazards per term (lifelines
     ``proportional_hazard_test``, rank time transform) on a random subsample of at most
     ``max_persons`` persons, refitted there (the test needs the fit on its own data).
-    Columns: term, test_statistic (chi-square, 1 df), p, n_persons.
+    Columns: term, test_statistic (chi-square, 1 df), p, n_persons, note. A term that is
+    constant in the subsample cannot be tested: its row has NaN and says so in ``note``.
     """
     from lifelines.statistics import proportional_hazard_test
 
@@ -106,5 +107,12 @@ def ph_test_table(
             "p": summary["p"].to_numpy(dtype=float),
         }
     )
+    out["note"] = ""
+    dropped = [t for t in terms if t not in keep]
+    if dropped:
+        out = pd.concat(
+            [out, pd.DataFrame({"term": dropped, "test_statistic": np.nan, "p": np.nan, "note": "constant in the subsample"})],
+            ignore_index=True,
+        )
     out["n_persons"] = idx.size
     return out

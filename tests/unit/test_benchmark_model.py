@@ -101,3 +101,18 @@ def test_simulated_data_schema_and_truth(sim):
     assert (sim.truth.set_index("kom")["persons"] == counts.reindex(sim.truth["kom"]).to_numpy()).all()
     again = simulate_benchmark_data(6000, n_muni=30, seed=11)
     pd.testing.assert_frame_equal(again.persons, p)
+
+
+def test_ph_test_reports_untestable_terms():
+    from kommunebench.benchmark.diagnostics import ph_test_table
+
+    rng = np.random.default_rng(1)
+    n = 400
+    X = np.column_stack([rng.normal(size=n), np.ones(n)])
+    t = rng.integers(1, 50, n)
+    e = rng.integers(0, 2, n)
+    out = ph_test_table(X, ["a", "const"], t, e, np.full(n, 2015), max_persons=300, seed=1)
+    assert list(out["term"]) == ["a", "const"]
+    assert np.isfinite(out.loc[0, "p"]) and out.loc[0, "note"] == ""
+    assert np.isnan(out.loc[1, "p"]) and out.loc[1, "note"] == "constant in the subsample"
+    assert (out["n_persons"] == 300).all()
