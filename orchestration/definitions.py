@@ -15,6 +15,7 @@ from assets.sequences import sequence_analysis
 from assets.spells import person_weeks, spells
 from orchestration.jobs import JOBS
 from orchestration.resources import default_resources
+from orchestration.sensors import SENSORS
 
 ASSETS = [
     *LANDING_SPECS, reference_tables, *RAW_ASSETS, person_weeks, spells, cohort_members, outcomes,
@@ -27,6 +28,7 @@ def build_defs(resources: dict[str, object] | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         jobs=JOBS,
+        sensors=SENSORS,
         resources=resources or default_resources(),
         executor=dg.in_process_executor,
     )

@@ -61,6 +61,13 @@ def _which_check(rule: str, column: str | None, register: Register) -> str:
     return "expectation_suite"
 
 
+def weekly_years(columns) -> list[int]:
+    """ISO years covered by DREAM's weekly columns Y_yyww."""
+    from kommunebench.contract import week_column_year
+
+    return sorted({week_column_year(int(c[2:4])) for c in columns if c.startswith("Y_") and len(c) == 6 and c[2:].isdigit()})
+
+
 def build_raw_asset(register: Register) -> dg.AssetsDefinition:
     key = dg.AssetKey(["raw", register.name.lower()])
     checks = _checks_for(register)
@@ -104,10 +111,12 @@ def build_raw_asset(register: Register) -> dg.AssetsDefinition:
                         check_name=name, passed=True,
                         metadata={"skipped": "files unchanged since the last validated load"},
                     )
+                cols = [r[0] for r in conn.execute(f"DESCRIBE {target}").fetchall()]
                 yield dg.MaterializeResult(
                     data_version=dg.DataVersion(fingerprint),
                     metadata={**table_metadata(conn, target), "files": file_meta, "reloaded": False,
-                              "input_checksums": {f.name: f.sha256 for f in files}},
+                              "input_checksums": {f.name: f.sha256 for f in files},
+                              "register_years": weekly_years(cols)},
                 )
                 return
             context.log.info(f"{register.name}: staging {len(files)} file(s)")
@@ -139,6 +148,7 @@ def build_raw_asset(register: Register) -> dg.AssetsDefinition:
                     "input_checksums": {f.name: f.sha256 for f in files},
                     "reloaded": True,
                     "published_rows": rows,
+                    "register_years": weekly_years(report.columns),
                 },
             )
 
