@@ -60,7 +60,8 @@ class BenchmarkSettings:
       most this many persons (it does not scale; benchmark-notes.md).
     - ``blas_threads`` = 1: BLAS threads while the benchmark runs (threadpoolctl). The
       matrices are small (tens of columns); on a busy 2-core machine multithreaded OpenBLAS
-      made the Cox fits 4-20 times slower (bench/benchmark/RESULTS.md). None leaves it alone.
+      made the Cox fits 2-3 times slower in the median and far slower in single runs
+      (bench/benchmark/RESULTS.md). None leaves it alone.
       Dask workers already run with one BLAS thread.
     - ``weibull_aft`` = True: fit the Weibull AFT sensitivity model with unit dummies; its shape
       also converts hazard ratios to time ratios (TR = HR^(-1/shape)). Required when
