@@ -76,6 +76,7 @@ def fit_weibull_aft(
     aft = WeibullAFTFitter()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
+        # overflow in exp() during the optimiser's first trial steps; convergence is checked above
         warnings.filterwarnings("ignore", category=RuntimeWarning)
         try:
             aft.fit(frame, duration_col="_T", event_col="_E")

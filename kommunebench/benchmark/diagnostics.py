@@ -94,8 +94,12 @@ def ph_test_table(
     frame["_S"] = strata[idx]
     keep = [t for t in terms if frame[t].nunique() > 1]
     frame = frame[keep + ["_T", "_E", "_S"]]
+    from lifelines.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
+        # lifelines' advice printouts on the test are noise here; a failed fit must still show
         warnings.simplefilter("ignore")
+        warnings.simplefilter("error", ConvergenceWarning)
         cph = CoxPHFitter().fit(frame, duration_col="_T", event_col="_E", strata=["_S"])
         res = proportional_hazard_test(cph, frame, time_transform="rank")
     summary = res.summary.reset_index()
