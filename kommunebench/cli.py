@@ -163,10 +163,18 @@ def ui(
 
     home = prepare_dagster_home()
     env = dict(os.environ, DAGSTER_HOME=home)
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "orchestration.definitions"]
+    # A workspace file names the code location "kommunebench" (as [tool.dagster] in
+    # pyproject.toml does; `-m` would name it after the module) and lets dagster dev run in
+    # DAGSTER_HOME, away from the repository's template dagster.yaml it would warn about.
+    workspace = Path(home) / "workspace.yaml"
+    workspace.write_text(json.dumps({"load_from": [{"python_module": {
+        "module_name": "orchestration.definitions", "location_name": "kommunebench",
+        "working_directory": str(REPO_ROOT), "executable_path": sys.executable,
+    }}]}, indent=2))  # JSON is YAML
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(workspace)]
     _echo(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C to stop")
     # dagster dev started from a script may ignore SIGINT; restore the default handler.
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(cmd, cwd=home, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # SIGTERM to this command (a service manager, a test, `kill`) must stop dagster dev and
     # its webserver, daemon and code server too, not orphan them: pass it on and wait.
     signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))

@@ -163,7 +163,8 @@ def _location(url: str) -> tuple[str, str, set[str]]:
 def test_ui_loads_every_stage_group_and_the_asset_checks(ui: UIProject) -> None:
     from orchestration.definitions import build_defs
 
-    _, _, jobs = _location(ui.url)
+    location, _, jobs = _location(ui.url)
+    assert location == "kommunebench"  # the name [tool.dagster] in pyproject.toml gives it
     assert CLI_JOBS <= jobs
 
     nodes = graphql(ui.url, ASSETS_Q)["assetNodes"]
