@@ -217,12 +217,13 @@ class RankSimulation:
 
 
 def rank_of(values: ArrayLike) -> NDArray[np.int64]:
-    """Rank 1 = largest value; ties broken by order of appearance."""
+    """Rank 1 = largest value; exactly equal values share the best of their ranks
+    (competition ranking 1, 2, 2, 4), so no unit is ranked above another by the order of
+    the rows (with tau^2 = 0 every shrunken estimate is 0 and every unit ties)."""
+    from scipy.stats import rankdata
+
     v = np.asarray(values, dtype=float)
-    order = np.argsort(-v, kind="stable")
-    rank = np.empty(v.size, dtype=np.int64)
-    rank[order] = np.arange(1, v.size + 1)
-    return rank
+    return rankdata(-v, method="min").astype(np.int64)
 
 
 def fifth_of(rank: ArrayLike, n: int) -> NDArray[np.int64]:
@@ -254,7 +255,8 @@ def simulate_ranks(
     while done < n_sim:
         b = min(chunk, n_sim - done)
         draws = m + s * rng.standard_normal((b, n))
-        order = np.argsort(-draws, axis=1)
+        # ties (units with sd 0 and equal means) are broken at random, not by row order
+        order = np.lexsort((rng.random((b, n)), -draws), axis=1)
         ranks = np.empty_like(order)
         np.put_along_axis(ranks, order, np.arange(n)[None, :].repeat(b, 0), axis=1)
         flat = (np.arange(n)[None, :] * n + ranks).ravel()

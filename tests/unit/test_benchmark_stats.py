@@ -153,3 +153,11 @@ def test_rank_simulation_interval_widens_with_uncertainty():
     wide = simulate_ranks(mean, np.full(30, 0.3), 2000, 0.9, 3)
     assert np.all((wide.rank_upper - wide.rank_lower) >= (narrow.rank_upper - narrow.rank_lower))
     assert np.all((narrow.rank_lower <= narrow.rank) & (narrow.rank <= narrow.rank_upper))
+
+
+def test_ties_share_a_rank_and_are_broken_at_random_in_simulation():
+    np.testing.assert_array_equal(rank_of([0.0, 0.0, 0.0, 0.0, 0.0]), [1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(rank_of([0.3, 0.1, 0.1, 0.0]), [1, 2, 2, 4])
+    # every unit equal and certain: each is in the top fifth one time in five, whatever its row
+    sim = simulate_ranks(np.zeros(10), np.zeros(10), n_sim=20_000, level=0.9, seed=4)
+    np.testing.assert_allclose(sim.p_top_fifth, 0.2, atol=0.02)

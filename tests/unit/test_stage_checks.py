@@ -204,6 +204,8 @@ def test_intervals_contain_estimates_fails():
     assert {o.rule for o in ints if not o.passed} == {"indicator_within_interval"}
     _, ints = league_outcomes(_league(rank_hi=[2.0, 5.0, np.nan]), 20)
     assert {o.rule for o in ints if not o.passed} == {"rank_interval_valid"}
+    _, ints = league_outcomes(_league(rank_lo=[2.0, 1.0, np.nan], rank_hi=[1.0, 2.0, np.nan]), 20)
+    assert {o.rule for o in ints if not o.passed} == {"rank_interval_valid"}
 
 
 def test_observed_equals_expected_fails_when_totals_differ():
