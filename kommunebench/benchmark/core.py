@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import norm, rankdata
 
 from kommunebench.benchmark.aft import fit_weibull_aft
 from kommunebench.benchmark.bootstrap import BootstrapData, BootstrapReplicates, run_bootstrap
@@ -452,7 +452,8 @@ def _performance(league: pd.DataFrame, st: BenchmarkSettings, shape: float) -> f
         ("rank", sim.rank),
         ("rank_lo", sim.rank_lower),
         ("rank_hi", sim.rank_upper),
-        ("fifth", fifth_of(sim.rank, n_ranked)),
+        # tied units (e.g. all of them when tau^2 = 0) share the fifth of their average rank
+        ("fifth", fifth_of(np.ceil(rankdata(-m_rank[ranked], method="average")).astype(np.int64), n_ranked)),
     ):
         full = pd.array([pd.NA] * r.size, dtype="Int64")
         full[np.flatnonzero(ranked)] = values
