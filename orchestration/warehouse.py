@@ -150,3 +150,12 @@ def png_markdown(png: bytes, alt: str) -> dg.MetadataValue:
     import base64
 
     return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
+def cohort_window(conn: duckdb.DuckDBPyConnection, requested: Sequence[int]) -> list[int]:
+    """The cohort years to pool: those requested (all when empty) that have outcomes."""
+    have = [r[0] for r in conn.execute("SELECT DISTINCT cohort_year FROM outcomes.outcomes ORDER BY 1").fetchall()]
+    years = [y for y in (requested or have) if y in have]
+    if not years:
+        raise dg.Failure(f"no outcomes for cohort years {list(requested) or 'any'}: materialise the cohorts first")
+    return years

@@ -22,7 +22,7 @@ from kommunebench.benchmark import BenchmarkSettings, run_benchmark
 from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.resources import Warehouse
-from orchestration.warehouse import check_result, md_table, png_markdown, publish_frames
+from orchestration.warehouse import check_result, cohort_window, md_table, png_markdown, publish_frames
 
 GROUPS = ("svage_indvandrere", "flygtninge", "familiesammenfoerte")
 MEASURES = {"success": ("success_weeks", "success_event"), "partial_success": ("partial_weeks", "partial_event")}
@@ -122,14 +122,6 @@ def league_outcomes(league: pd.DataFrame, min_persons: int) -> tuple[list[RuleOu
     return size_out, int_out
 
 
-def _window(conn, config: BenchmarkConfig) -> list[int]:
-    have = [r[0] for r in conn.execute("SELECT DISTINCT cohort_year FROM outcomes.outcomes ORDER BY 1").fetchall()]
-    years = [y for y in (config.cohort_years or have) if y in have]
-    if not years:
-        raise dg.Failure(f"no outcomes for cohort years {config.cohort_years or 'any'}: materialise the cohorts first")
-    return years
-
-
 def _tag(df: pd.DataFrame, group: str, measure: str) -> pd.DataFrame:
     df = df.copy()
     df.insert(0, "measure", measure)
@@ -170,7 +162,7 @@ UPSTREAM = [dg.AssetKey(["outcomes", "outcomes"]), dg.AssetKey(["cohorts", "coho
 )
 def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig, warehouse: Warehouse) -> Iterator:
     with warehouse.connect() as conn:
-        years = _window(conn, config)
+        years = cohort_window(conn, config.cohort_years)
         inputs = {g: conn.execute(sql_text("models/benchmark_persons"), {"group": g, "years": years}).df() for g in GROUPS}
     frames: dict[str, list[pd.DataFrame]] = {k: [] for k in (
         "models.fit_summary", "models.coefficients", "models.calibration", "models.ph_test", "models.aft",

@@ -21,7 +21,7 @@ from kommunebench.sequences import run_sequence_analysis
 from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.resources import Warehouse
-from orchestration.warehouse import check_result, md_table, png_markdown, publish_frames
+from orchestration.warehouse import check_result, cohort_window, md_table, png_markdown, publish_frames
 
 GROUPS = ("svage_indvandrere", "flygtninge", "familiesammenfoerte")
 CODE_VERSION = code_version(sql=("sequences/sequences",), modules=("assets.sequences", "kommunebench.sequences"))
@@ -99,10 +99,7 @@ def _tag(df: pd.DataFrame | None, group: str) -> pd.DataFrame:
 )
 def sequence_analysis(context: dg.AssetExecutionContext, config: SequenceConfig, warehouse: Warehouse) -> Iterator:
     with warehouse.connect() as conn:
-        have = [r[0] for r in conn.execute("SELECT DISTINCT cohort_year FROM outcomes.outcomes ORDER BY 1").fetchall()]
-        years = [y for y in (config.cohort_years or have) if y in have]
-        if not years:
-            raise dg.Failure("no outcomes to analyse: materialise the cohorts first")
+        years = cohort_window(conn, config.cohort_years)
         data = {g: conn.execute(sql_text("sequences/sequences"), {"group": g, "years": years}).df() for g in GROUPS}
     tables: dict[str, list[pd.DataFrame]] = {}
     infos, assign_checks, share_checks = {}, [], []
