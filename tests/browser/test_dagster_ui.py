@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -176,7 +177,7 @@ def test_ui_loads_every_stage_group_and_the_asset_checks(ui: UIProject) -> None:
     shown_assets = {tuple(n["assetKey"]["path"]) for n in nodes}
     assert shown_assets == expected_assets
     for n in nodes:  # each asset in the group the definitions give it
-        assert n["groupName"] == graph.get(_key(n["assetKey"]["path"])).group_name, n["assetKey"]
+        assert n["groupName"] == graph.get(dg.AssetKey(n["assetKey"]["path"])).group_name, n["assetKey"]
 
     shown_checks = set()
     for n in nodes:
@@ -188,12 +189,6 @@ def test_ui_loads_every_stage_group_and_the_asset_checks(ui: UIProject) -> None:
     # the blocking checks the pipeline relies on are there, on the assets they guard
     assert (("benchmark", "league_table"), "no_small_municipality_ranked") in shown_checks
     assert any(a[0] == "raw" for a, _ in shown_checks) and any(a[0] == "cohorts" for a, _ in shown_checks)
-
-
-def _key(path: list[str]):
-    import dagster as dg
-
-    return dg.AssetKey(path)
 
 
 def test_cli_runs_are_in_the_ui_run_history(ui: UIProject) -> None:
@@ -270,12 +265,19 @@ def _browser_page(pw, viewport: dict[str, int]):
             route.abort()
 
     context.route("**/*", only_local)
+    # On 127.0.0.1 Dagster OSS asks a new browser profile to join its community, a second after
+    # the page loads; mark it seen as its "Skip" button would, so it cannot cover a screenshot.
+    context.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    # Dagster OSS asks once per browser profile to join its community: dismiss it when it shows
-    page.add_locator_handler(page.get_by_role("button", name="Skip", exact=True), lambda b: b.click())
+    page.add_locator_handler(page.get_by_role("button", name="Skip", exact=True), lambda b: b.click())  # in case
     return browser, page, errors
+
+
+def _settle(page) -> None:
+    """Wait until the dialog's fade-in (a CSS transition) has finished, for a clear screenshot."""
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')", timeout=10_000)
 
 
 _TABLE_JS = """
@@ -294,39 +296,48 @@ def test_league_table_asset_page_shows_its_metadata(ui: UIProject) -> None:
             "SELECT count(*) FROM benchmark.league_table "
             "WHERE target_group = 'flygtninge' AND measure = 'success' AND NOT too_small").fetchall()[0][0]
     ARTIFACTS.mkdir(exist_ok=True)
-    shot, funnel_shot = ARTIFACTS / "dagster_league_table.png", ARTIFACTS / "dagster_league_table_funnel.png"
+    shots = {name: ARTIFACTS / f"dagster_league_table{name}.png" for name in ("", "_summary", "_funnel")}
     with sync_playwright() as pw:
-        browser, page, errors = _browser_page(pw, {"width": 1400, "height": 1300})
+        browser, page, errors = _browser_page(pw, {"width": 1400, "height": 1100})
         try:
             page.goto(f"{ui.url}/assets/benchmark/league_table")
             metadata = page.locator("table", has=page.locator("td", has_text="funnel_refugees"))
             metadata.wait_for(timeout=60_000)
-
             row_count = page.get_by_text("Row count", exact=True).locator("xpath=..").inner_text()
             assert row_count.split() == ["Row", "count", f"{rows:,}"], f"row count {rows:,} not shown: {row_count!r}"
+            metadata.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots[""]))
 
-            summary = metadata.locator("table", has_text="units_ranked").first
-            summary.wait_for()
+            # The UI shows Markdown of 1,000 characters or more behind "[Show Markdown]", in a dialog:
+            # the summary table and the funnel plot (an inline PNG) are both that long.
+            dialog = page.get_by_role("dialog")
+            metadata.locator("tr", has_text="summary").get_by_text("Show Markdown").first.click()
+            summary = dialog.locator("table", has_text="units_ranked")
+            summary.wait_for(timeout=15_000)
             cells = summary.evaluate(_TABLE_JS)
             header, body = cells[0], [dict(zip(cells[0], r)) for r in cells[1:] if r]
             assert {"target_group", "measure", "persons", "units_ranked", "better", "worse"} <= set(header), header
             refugees = [r for r in body if r["target_group"] == "flygtninge" and r["measure"] == "success"]
             assert len(refugees) == 1, body
             assert int(refugees[0]["units_ranked"]) == ranked
-            summary.scroll_into_view_if_needed()
-            page.screenshot(path=str(shot))
+            _settle(page)
+            page.screenshot(path=str(shots["_summary"]))
+            dialog.get_by_role("button", name="Close").click()
+            dialog.wait_for(state="detached", timeout=10_000)
 
-            # the funnel plot is long Markdown (an inline PNG): the UI shows it behind "Show Markdown"
             metadata.locator("tr", has_text="funnel_refugees").get_by_text("Show Markdown").click()
-            img = page.locator('[role="dialog"] img[alt="funnel plot, refugees"]')
+            img = dialog.locator('img[alt="funnel plot, refugees"]')
             img.wait_for(timeout=15_000)
+            page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle(), timeout=15_000)
             size = img.evaluate("i => [i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width]")
             assert size[0] > 200 and size[1] > 200 and size[2] > 200, f"funnel image not rendered: {size}"
-            page.screenshot(path=str(funnel_shot))
+            _settle(page)
+            page.screenshot(path=str(shots["_funnel"]))
         finally:
             browser.close()
     assert errors == [], f"errors in the page: {errors}"
-    assert shot.stat().st_size > 20_000 and funnel_shot.stat().st_size > 20_000
+    for shot in shots.values():
+        assert shot.stat().st_size > 20_000, shot
 
 
 @NEEDS_CHROMIUM
