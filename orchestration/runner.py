@@ -86,6 +86,7 @@ def run_job(
         run_config=config,
         raise_on_error=False,
         asset_selection=selection,
+        tags={"kommunebench/launched_by": "cli"},
     )
     return StepReport(
         job_name, partition, result.success, time.perf_counter() - t, result.run_id,

@@ -22,7 +22,7 @@ from kommunebench.benchmark import BenchmarkSettings, run_benchmark
 from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.resources import Warehouse
-from orchestration.warehouse import check_result, cohort_window, md_table, png_markdown, publish_frames
+from orchestration.warehouse import check_result, cohort_window, column_schema, md_table, png_markdown, publish_frames
 
 GROUPS = ("svage_indvandrere", "flygtninge", "familiesammenfoerte")
 MEASURES = {"success": ("success_weeks", "success_event"), "partial_success": ("partial_weeks", "partial_event")}
@@ -218,13 +218,18 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
         raise dg.Failure(description="benchmark not published: " + "; ".join(o.message() for o in oe_checks + size_out + int_out if not o.passed))
     with warehouse.connect() as conn:
         rows = publish_frames(conn, tables)
+        league_schema = column_schema(conn, "benchmark.league_table")
+        models_schema = column_schema(conn, "models.coefficients")
     summary = pd.DataFrame(summaries)
     fit = tables["models.fit_summary"].drop(columns=["settings"])
     yield dg.MaterializeResult(asset_key=["models", "duration_models"], metadata={
-        "dagster/row_count": rows["models.coefficients"], "fits": md_table(fit.round(4)), "cohort_years": years,
+        "dagster/row_count": rows["models.coefficients"], "dagster/column_schema": models_schema,
+        "fits": md_table(fit.round(4)), "cohort_years": years,
         "settings": config.model_dump_json(), "tables": json.dumps({k: v for k, v in rows.items() if k.startswith("models.")}),
     })
-    meta = {"dagster/row_count": rows["benchmark.league_table"], "summary": md_table(summary), "cohort_years": years,
+    short = summary[["target_group", "measure", "units_ranked", "better", "as_expected", "worse"]]
+    meta = {"dagster/row_count": rows["benchmark.league_table"], "dagster/column_schema": league_schema,
+            "classes": md_table(short), "summary": md_table(summary), "cohort_years": years,
             "settings": config.model_dump_json()}
     try:
         from kommunebench.report import funnel_png

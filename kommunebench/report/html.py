@@ -78,9 +78,15 @@ def _cell(row: pd.Series, col: str, spec: str, *, suffix: str = "") -> dict[str,
             "cls": "num sup" if sup else "num"}
 
 
+def _level_pct(inputs: ReportInputs) -> str:
+    """The interval level of the benchmark that produced the tables, as '90 %'."""
+    level = (inputs.settings.get("benchmark") or {}).get("level") if isinstance(inputs.settings, Mapping) else None
+    return f"{100 * float(level):g} %" if level else "90 %"
+
+
 def _league_rows(league: pd.DataFrame) -> tuple[list[tuple[str, bool]], list[dict[str, Any]]]:
     acts = [c for c in ACTIVITY_COLUMNS if c in league.columns]
-    head = [("Unit", False), ("Code", True), ("Persons", True), ("Indicator %", True), ("95 % interval", False),
+    head = [("Unit", False), ("Code", True), ("Persons", True), ("Indicator %", True), ("Interval", False),
             ("Weeks diff.", True), ("Rank", True), ("Rank interval", False), ("Fifth", True),
             ("P(top fifth)", True), ("Class", False), ("Obs. events", True), ("Exp. events", True),
             ("O/E", True)] + [(ACTIVITY_COLUMNS[a], True) for a in acts]
@@ -205,8 +211,10 @@ def render_report(inputs: ReportInputs, *, generated: dt.datetime | None = None)
         "key_options": [(plots.key_of(g, m), f"{GROUP_LABELS[g]}: {MEASURE_LABELS[m]}") for g, m in keys],
         "league_head": head,
         "league_rows": rows,
-        "league_note": "Ranks come with 95 % intervals: a single rank mostly reflects noise. "
-                       "Suppressed: fewer than 5 persons, or a value that would reveal such a cell.",
+        "league_note": f"Every interval is a {_level_pct(p)} interval (the benchmark's level setting); funnel limits "
+                       "are the overdispersed limits of the funnel_z setting (default 99.8 %). A single rank mostly "
+                       "reflects noise: read the rank interval. Suppressed: fewer than 5 persons, or a value that would "
+                       "reveal such a cell.",
         "funnel_html": _fig_html(plots.funnel_figure(league), "funnel"),
         "caterpillar_html": _fig_html(plots.caterpillar_figure(league), "caterpillar"),
         "scatter_html": _fig_html(plots.activity_scatter_figure(league), "activity-scatter"),

@@ -92,12 +92,12 @@ def unit_details(row: pd.Series) -> list[tuple[str, str]]:
     ind = fmt(row, "indicator_pct", "+.1f", " %")
     details = [
         ("Indicator (faster + / slower − than expected)", ind),
-        ("95 % interval", fmt_interval(row, "indicator_lower", "indicator_upper", "+.1f")),
+        ("Interval", fmt_interval(row, "indicator_lower", "indicator_upper", "+.1f")),
         ("Weeks difference (expected − observed)", fmt(row, "weeks_difference", "+.1f")),
-        ("Weeks difference, 95 % interval", fmt_interval(row, "weeks_lower", "weeks_upper", "+.1f")),
+        ("Weeks difference, interval", fmt_interval(row, "weeks_lower", "weeks_upper", "+.1f")),
         ("Shrunken indicator (empirical Bayes)", fmt(row, "indicator_eb", "+.1f", " %")),
         ("Rank (1 = best)", fmt(row, "rank", "d")),
-        ("Rank, 95 % interval", fmt_interval(row, "rank_lower", "rank_upper", "d")),
+        ("Rank, interval", fmt_interval(row, "rank_lower", "rank_upper", "d")),
         ("Fifth (1 = best)", fmt(row, "fifth", "d")),
         ("Class", CLASS_LABELS.get(str(row.get("class")), str(row.get("class")))),
         ("Persons", fmt(row, "persons", "d")),
@@ -259,7 +259,8 @@ def funnel_figure(league: pd.DataFrame) -> go.Figure:
         sub = league[(league["target_group"] == g) & (league["measure"] == m)]
         idx = []
         lim = sub.dropna(subset=["events_expected", "funnel_lower", "funnel_upper"]).sort_values("events_expected")
-        for col, name in (("funnel_upper", "95 % limit"), ("funnel_lower", "95 % limit")):
+        lim = lim[lim["events_expected"] >= 1]  # below one expected event the limits run off the chart
+        for col, name in (("funnel_upper", "funnel limit"), ("funnel_lower", "funnel limit")):
             fig.add_trace(go.Scatter(
                 x=lim["events_expected"], y=lim[col], mode="lines", line=dict(color="#555", dash="dash", width=1),
                 name=name, showlegend=col == "funnel_upper", hoverinfo="skip",
@@ -285,6 +286,9 @@ def funnel_figure(league: pd.DataFrame) -> go.Figure:
         labels.append(key_label(g, m))
         groups.append(idx)
     _selector(fig, labels, groups, [f"Funnel plot: {lab}" for lab in labels])
+    ratios = pd.to_numeric(league.get("oe_ratio"), errors="coerce") if "oe_ratio" in league else pd.Series(dtype=float)
+    ratios = ratios[np.isfinite(ratios)]
+    fig.update_yaxes(range=[0, max(3.0, 1.15 * float(ratios.max())) if len(ratios) else 3.0])
     fig.update_layout(
         xaxis_title="Expected events (indirect standardisation)", yaxis_title="Observed / expected events",
         height=480, margin=dict(l=60, r=20, t=70, b=50), legend=dict(orientation="h", y=-0.18),
@@ -293,7 +297,7 @@ def funnel_figure(league: pd.DataFrame) -> go.Figure:
 
 
 def caterpillar_figure(league: pd.DataFrame) -> go.Figure:
-    """Caterpillar plot: units ordered by ``indicator_pct`` with their 95 % intervals, the
+    """Caterpillar plot: units ordered by ``indicator_pct`` with their intervals, the
     shrunken (empirical-Bayes) estimate and the ±5 % "as expected" band."""
     fig = go.Figure()
     labels, groups = [], []
@@ -303,7 +307,7 @@ def caterpillar_figure(league: pd.DataFrame) -> go.Figure:
         x = np.arange(1, len(sub) + 1)
         idx = []
         fig.add_trace(go.Scatter(
-            x=x, y=sub["indicator_pct"], mode="markers", name="Indicator, 95 % interval",
+            x=x, y=sub["indicator_pct"], mode="markers", name="Indicator with interval",
             marker=dict(color=[CLASS_COLOURS.get(c, "#333") for c in sub["class"]], size=6),
             error_y=dict(type="data", symmetric=False,
                          array=(sub["indicator_upper"] - sub["indicator_pct"]).astype(float),

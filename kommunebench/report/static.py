@@ -79,7 +79,8 @@ def funnel_png(league: pd.DataFrame, target_group: str, measure: str, *, dpi: in
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     lim = sub.dropna(subset=["events_expected", "funnel_lower", "funnel_upper"]).sort_values("events_expected")
-    ax.plot(lim["events_expected"], lim["funnel_upper"], "--", color="#555", lw=1, label="95 % limits")
+    lim = lim[lim["events_expected"] >= 1]  # below one expected event the limits run off the chart
+    ax.plot(lim["events_expected"], lim["funnel_upper"], "--", color="#555", lw=1, label="funnel limits")
     ax.plot(lim["events_expected"], lim["funnel_lower"], "--", color="#555", lw=1)
     ax.axhline(1, color="#222", lw=0.8)
     pts = sub.dropna(subset=["events_expected", "oe_ratio"])
@@ -89,6 +90,9 @@ def funnel_png(league: pd.DataFrame, target_group: str, measure: str, *, dpi: in
             ax.scatter(c["events_expected"].astype(float), c["oe_ratio"].astype(float), s=18, color=colour,
                        label=CLASS_LABELS[cls], edgecolor="white", linewidth=0.4)
     ax.set_xscale("log")
+    shown = pd.to_numeric(pts["oe_ratio"], errors="coerce")
+    shown = shown[np.isfinite(shown)]
+    ax.set_ylim(0, max(3.0, 1.2 * float(shown.max())) if len(shown) else 3.0)
     ax.set_xlabel("expected events")
     ax.set_ylabel("observed / expected")
     ax.set_title(f"{GROUP_LABELS[target_group]}: {MEASURE_LABELS[measure]}", fontsize=9)
