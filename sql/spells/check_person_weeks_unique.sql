@@ -1,4 +1,3 @@
--- Person-weeks that occur more than once in the staged year (must be none).
--- Returns: duplicated_rows
-SELECT coalesce(sum(n), 0) AS duplicated_rows
-FROM (SELECT count(*) AS n FROM stage.person_weeks GROUP BY PNR, week_seq HAVING count(*) > 1)
+-- Person-weeks are unique when every DREAM person is unique: each weekly column is
+-- unpivoted once per row. Returns: duplicated_persons (rows of raw.dream beyond one per PNR)
+SELECT count(*) - count(DISTINCT PNR) AS duplicated_persons FROM raw.dream

@@ -1,51 +1,50 @@
 -- One ISO year of DREAM's weekly codes as person-weeks, mapped through the codebook,
 -- with job weeks marked from the monthly employment degree and the year's municipality.
--- A blank week is a job week (JOB) when GRAD of the month holding its Monday is > 0,
--- otherwise NONE. Codes absent from the codebook get $unknown_state.
--- Parameters: $year, $week_pattern, $grad_pattern, $kom_pattern, $alphabet, $unknown_state
+-- Reads the temporary view _dream_year (PNR, kom, week, code, grad): the year's weekly
+-- codes unpivoted together with the employment degree of the month holding each week's
+-- Monday, in one pass over raw.dream (built from the contract-validated column names).
+-- A blank week is a job week (JOB) when that degree is > 0, otherwise NONE. Codes absent
+-- from the codebook get $unknown_state. Week dates, codebook and state codes are small
+-- lookup tables joined by hash, so the big pass does no per-row date arithmetic.
+-- Parameters: $year, $alphabet, $unknown_state
 CREATE OR REPLACE TABLE stage.person_weeks AS
-WITH codes AS (
-    SELECT PNR, CAST(substr(col, 5, 2) AS SMALLINT) AS week, nullif(trim(code), '') AS code
-    FROM (SELECT PNR, COLUMNS($week_pattern) FROM raw.dream)
-    UNPIVOT INCLUDE NULLS (code FOR col IN (COLUMNS($week_pattern)))
+WITH wk AS (
+    SELECT CAST(w AS SMALLINT) AS week,
+           CAST(make_date($year, 1, 4) - to_days(CAST(isodow(make_date($year, 1, 4)) - 1 AS INTEGER))
+                + to_days(CAST((w - 1) * 7 AS INTEGER)) AS DATE) AS week_start
+    FROM range(1, 54) t(w)
 ),
-grad AS (
-    SELECT PNR, CAST(substr(col, 6, 4) AS INTEGER) AS gy, CAST(substr(col, 11, 2) AS INTEGER) AS gm, grad
-    FROM (SELECT PNR, COLUMNS($grad_pattern) FROM raw.dream)
-    UNPIVOT (grad FOR col IN (COLUMNS($grad_pattern)))
+cb AS (
+    SELECT code, state, exclusion, private_employer FROM ref.dream_codebook WHERE code <> ''
 ),
-kom AS (
-    SELECT PNR, kom
-    FROM (SELECT PNR, COLUMNS($kom_pattern) FROM raw.dream)
-    UNPIVOT (kom FOR col IN (COLUMNS($kom_pattern)))
+st AS (
+    SELECT s.state, CAST(s.i - 1 AS UTINYINT) AS state_code
+    FROM (SELECT unnest($alphabet) AS state, generate_subscripts($alphabet, 1) AS i) s
 ),
-dated AS (
-    SELECT c.*,
-           CAST(make_date($year, 1, 4) - to_days(CAST(isodow(make_date($year, 1, 4)) - 1 AS INTEGER)) + to_days(CAST((c.week - 1) * 7 AS INTEGER)) AS DATE) AS week_start
-    FROM codes c
+pw AS (
+    SELECT d.PNR, wk.week, wk.week_start, d.code, CAST(d.kom AS SMALLINT) AS kom,
+           CASE WHEN d.code IS NULL THEN (CASE WHEN d.grad > 0 THEN 'JOB' ELSE 'NONE' END)
+                ELSE coalesce(cb.state, $unknown_state) END AS state,
+           coalesce(cb.exclusion, '') AS exclusion,
+           coalesce(cb.private_employer, false) AS private_employer,
+           cb.code IS NULL AND d.code IS NOT NULL AS unknown_code
+    FROM (SELECT PNR, kom, CAST(week AS SMALLINT) AS week, nullif(trim(code), '') AS code, grad FROM _dream_year) d
+    JOIN wk ON wk.week = d.week
+    LEFT JOIN cb ON cb.code = d.code
 )
 SELECT
-    d.PNR,
+    pw.PNR,
     CAST($year AS SMALLINT) AS year,
-    d.week,
-    d.week_start,
-    CAST(date_diff('day', DATE '2000-01-03', d.week_start) // 7 AS INTEGER) AS week_seq,
-    d.code,
-    s.state,
-    CAST(list_position($alphabet, s.state) - 1 AS UTINYINT) AS state_code,
-    s.state = 'JOB' AS job,
-    coalesce(cb.exclusion, '') AS exclusion,
-    coalesce(cb.private_employer, false) AS private_employer,
-    cb.code IS NULL AND d.code IS NOT NULL AS unknown_code,
-    CAST(k.kom AS SMALLINT) AS kom
-FROM dated d
-LEFT JOIN ref.dream_codebook cb ON cb.code = coalesce(d.code, '')
-LEFT JOIN grad g ON g.PNR = d.PNR AND g.gy = year(d.week_start) AND g.gm = month(d.week_start)
-LEFT JOIN kom k ON k.PNR = d.PNR
-CROSS JOIN LATERAL (
-    SELECT CASE
-        WHEN d.code IS NULL AND coalesce(g.grad, 0) > 0 THEN 'JOB'
-        WHEN d.code IS NULL THEN 'NONE'
-        ELSE coalesce(cb.state, $unknown_state)
-    END AS state
-) s
+    pw.week,
+    pw.week_start,
+    CAST(date_diff('day', DATE '2000-01-03', pw.week_start) // 7 AS INTEGER) AS week_seq,
+    pw.code,
+    pw.state,
+    st.state_code,
+    pw.state = 'JOB' AS job,
+    pw.exclusion,
+    pw.private_employer,
+    pw.unknown_code,
+    pw.kom
+FROM pw
+LEFT JOIN st ON st.state = pw.state

@@ -27,8 +27,8 @@ def conn():
 
 # ---------------------------------------------------------------- spells
 
-def _person_weeks(conn, rows):
-    conn.execute("CREATE OR REPLACE TABLE raw.dream AS SELECT * FROM (VALUES ('a'), ('b')) t(PNR)")
+def _person_weeks(conn, rows, persons=("a", "b")):
+    conn.execute("CREATE OR REPLACE TABLE raw.dream AS SELECT * FROM (VALUES " + ",".join(f"('{p}')" for p in persons) + ") t(PNR)")
     conn.execute(
         "CREATE OR REPLACE TABLE stage.person_weeks AS SELECT * FROM (VALUES " + ",".join(
             f"('{p}', {w}, {'NULL' if s is None else repr(s)}, {0 if s else 'NULL'})" for p, w, s in rows
@@ -42,8 +42,10 @@ def test_person_weeks_checks_pass_on_clean_stage(conn):
     assert unique.passed and complete.passed
 
 
-def test_person_week_unique_fails_on_duplicate(conn):
-    _person_weeks(conn, [("a", 1, "NONE"), ("a", 1, "NONE"), ("b", 1, "NONE"), ("b", 2, "NONE")])
+def test_person_week_unique_fails_on_duplicate_person(conn):
+    # a person delivered twice gives every one of their weeks twice
+    _person_weeks(conn, [("a", 1, "NONE"), ("a", 1, "NONE"), ("a", 2, "NONE"), ("a", 2, "NONE"), ("b", 1, "NONE"),
+                         ("b", 2, "NONE")], persons=("a", "a", "b"))
     unique, _ = person_weeks_outcomes(conn, n_weeks=2)
     assert not unique.passed and unique.failing_rows == 2
 
