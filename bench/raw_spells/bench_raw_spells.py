@@ -375,22 +375,44 @@ def phase_pandas(out: Path, sample: int) -> dict:
     }
 
 
-def phase_explain(out: Path, year: int) -> dict:
-    import duckdb
+def person_weeks_statement(conn, year: int) -> tuple[str, dict]:
+    """``sql/spells/person_weeks_stage.sql`` and its parameters for one year, as the asset runs it.
 
+    Follows the asset's current code: creates the ``_dream_year`` view when
+    ``assets.spells`` builds one, and binds only the parameters the SQL names.
+    """
+    import re
+
+    import assets.spells as spells_assets
     from kommunebench.states import ALPHABET
     from orchestration.code_version import sql_text
 
-    db = out / "home" / "warehouse.duckdb"
     yy = f"{year % 100:02d}"
-    params = {
+    cols = [r[0] for r in conn.execute("DESCRIBE raw.dream").fetchall()]
+    weeks = sorted(int(c[4:6]) for c in cols if c.startswith(f"Y_{yy}") and len(c) == 6)
+    if hasattr(spells_assets, "dream_year_view"):
+        conn.execute(spells_assets.dream_year_view(year, weeks, set(cols)))
+    sql = sql_text("spells/person_weeks_stage")
+    every = {
         "year": year, "week_pattern": rf"^Y_{yy}\d\d$", "grad_pattern": rf"^GRAD_({year}_\d\d|{year - 1}_12)$",
         "kom_pattern": rf"^NYKOM{year}$", "alphabet": list(ALPHABET), "unknown_state": "OTHER",
     }
+    named = set(re.findall(r"\$([A-Za-z_]\w*)", re.sub(r"--[^\n]*", "", sql)))
+    missing = named - set(every)
+    if missing:
+        raise KeyError(f"person_weeks_stage.sql names parameters this bench does not know: {sorted(missing)}")
+    return sql, {k: v for k, v in every.items() if k in named}
+
+
+def phase_explain(out: Path, year: int) -> dict:
+    import duckdb
+
+    db = out / "home" / "warehouse.duckdb"
     with duckdb.connect(str(db)) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
+        sql, params = person_weeks_statement(conn, year)
         t = time.perf_counter()
-        rows = conn.execute("EXPLAIN ANALYZE " + sql_text("spells/person_weeks_stage"), params).fetchall()
+        rows = conn.execute("EXPLAIN ANALYZE " + sql, params).fetchall()
         seconds = time.perf_counter() - t
         conn.execute("DROP TABLE IF EXISTS stage.person_weeks")
     text = "\n".join(r[1] for r in rows)
@@ -450,7 +472,7 @@ def fmt_s(x: float) -> str:
 
 def render_table(results: list[dict]) -> str:
     head = (
-        "| persons | date | pipeline wall (load_registers + 11 register years) | CPU | peak RSS | "
+        "| persons | date, commit | pipeline wall (load_registers + 11 register years) | CPU | peak RSS | "
         "floor: read + unpivot, count | floor: into a table | ratio pipeline / floor (count; table) | "
         "pandas loop, scaled | warehouse file | load avg at start |\n"
         "|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|\n"
@@ -461,7 +483,7 @@ def render_table(results: list[dict]) -> str:
         pd_ = r["pandas"]
         tag = f" ({r['tag']})" if r.get("tag") else ""
         lines.append(
-            f"| {r['persons']:,}{tag} | {r['date']} | {fmt_s(s['pipeline_s'])} ({fmt_s(s['load_registers_s'])} + "
+            f"| {r['persons']:,}{tag} | {r['date']}, {r.get('commit', '?')}{'+' if r.get('uncommitted_pipeline_changes') else ''} | {fmt_s(s['pipeline_s'])} ({fmt_s(s['load_registers_s'])} + "
             f"{fmt_s(s['register_years_s'])}) | {s['pipeline_cpu_s'] / s['pipeline_s'] * 100:.0f} % | "
             f"{s['pipeline_peak_gb']:.2f} GB | {fmt_s(s['floor_s'])} ({s['floor_peak_gb']:.2f} GB) | "
             f"{fmt_s(s['floor_table_s'])} ({s['floor_table_peak_gb']:.2f} GB) | "
@@ -545,6 +567,11 @@ def main() -> None:
     import duckdb
 
     result["duckdb"] = duckdb.__version__
+    result["commit"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                      capture_output=True, text=True).stdout.strip()
+    result["uncommitted_pipeline_changes"] = bool(subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "assets", "sql", "kommunebench", "orchestration"],
+        capture_output=True, text=True).stdout.strip())
     for phase in ("generate", "pipeline", "floor", "floor_table", "pandas", "explain"):
         result[phase] = run_child(phase, args)
     result["loadavg_end"] = list(os.getloadavg())

@@ -27,6 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
 
 TIMES: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
@@ -151,20 +152,17 @@ def part_year(out: Path, year: int) -> str:
     import duckdb
 
     from assets.spells import first_week_seq, iso_weeks_in_year
-    from kommunebench.states import ALPHABET
+    from bench_raw_spells import person_weeks_statement
     from orchestration.code_version import sql_text
 
     src = out / "home" / "warehouse.duckdb"
     db = out / "breakdown_year.duckdb"
     shutil.copyfile(src, db)
     n_weeks = iso_weeks_in_year(year)
-    yy = f"{year % 100:02d}"
-    params = {
-        "year": year, "week_pattern": rf"^Y_{yy}\d\d$", "grad_pattern": rf"^GRAD_({year}_\d\d|{year - 1}_12)$",
-        "kom_pattern": rf"^NYKOM{year}$", "alphabet": list(ALPHABET), "unknown_state": "OTHER",
-    }
     rows: list[tuple[str, float, str]] = []
     with duckdb.connect(str(db)) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
+        stage_sql, params = person_weeks_statement(conn, year)
 
         def run(label: str, sql: str, p: dict | None = None, note: str = "") -> list:
             t = time.perf_counter()
@@ -174,7 +172,7 @@ def part_year(out: Path, year: int) -> str:
 
         conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
         n_pw = run("pw: DESCRIBE raw.dream", "DESCRIBE raw.dream")
-        run("pw: person_weeks_stage.sql (CREATE stage.person_weeks)", sql_text("spells/person_weeks_stage"), params)
+        run("pw: person_weeks_stage.sql (CREATE stage.person_weeks)", stage_sql, params)
         run("pw: check_person_weeks_unique.sql", sql_text("spells/check_person_weeks_unique"))
         run("pw: check_person_weeks_complete.sql", sql_text("spells/check_person_weeks_complete"), {"n_weeks": n_weeks})
         run("pw: count unknown codes", "SELECT count(*) FROM stage.person_weeks WHERE unknown_code")
@@ -213,7 +211,7 @@ def part_year(out: Path, year: int) -> str:
         # check it there (uniqueness follows from PNR unique in raw.dream + distinct weekly columns),
         # and COMMIT (or ROLLBACK on a failed check): one write instead of stage + copy.
         head = "CREATE OR REPLACE TABLE stage.person_weeks AS"
-        select = sql_text("spells/person_weeks_stage").split(head, 1)[1]
+        select = stage_sql.split(head, 1)[1]
         t = time.perf_counter()
         conn.execute("BEGIN TRANSACTION")
         conn.execute("DELETE FROM spells.person_weeks WHERE year = $y", {"y": year})
