@@ -344,6 +344,7 @@ def validate_register(
             # keys are unique within a year, i.e. within a file
             pass
         outcomes += run_expectations(df, exps, file=lf.name, suite_name=f"{register.name}.{lf.name}")
+    outcomes += date_range_outcomes(conn, register, report)
     if not register.per_year and len(report.files) > 1:
         outcomes.append(_key_unique_across_files(conn, register))
     for fam in register.wide:
@@ -363,6 +364,36 @@ def validate_register(
         elif fam.name.startswith("GRAD"):
             outcomes.append(_wide_between(conn, stage, cols, 0.0, 3.0, fam.name))
     return outcomes
+
+
+def date_range_outcomes(conn, register: Register, report: StageReport) -> list[RuleOutcome]:
+    """Every DATE column within the plausible range, per file (one SQL pass per register)."""
+    from kommunebench.validation import DATE_MAX, DATE_MIN
+
+    stage = f"stage.{q(register.name.lower())}"
+    dates = [c.name for c in register.columns if c.dtype == "DATE" and c.name in report.columns]
+    if not dates:
+        return []
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {q(c)} < $lo OR {q(c)} > $hi) AS {q(c)}" for c in dates
+    )
+    rows = conn.execute(
+        f"SELECT _source_file, count(*) AS n, {counts} FROM {stage} GROUP BY _source_file ORDER BY _source_file",
+        {"lo": DATE_MIN.date(), "hi": DATE_MAX.date()},
+    ).fetchall()
+    out = []
+    for file, n, *bad in rows:
+        for c, k in zip(dates, bad):
+            ids: list[int] = []
+            if k:  # the rejected rows, for the quarantine table
+                ids = [r[0] for r in conn.execute(
+                    f"SELECT _source_row FROM {stage} WHERE _source_file = $f AND ({q(c)} < $lo OR {q(c)} > $hi)",
+                    {"f": file, "lo": DATE_MIN.date(), "hi": DATE_MAX.date()},
+                ).fetchall()]
+            out.append(RuleOutcome("expect_column_values_to_be_between", c, k == 0, failing_rows=int(k),
+                                   checked_rows=int(n), file=file, row_ids=ids,
+                                   detail=f"allowed range {DATE_MIN.date()} .. {DATE_MAX.date()}"))
+    return out
 
 
 def _key_unique_across_files(conn, register: Register) -> RuleOutcome:
