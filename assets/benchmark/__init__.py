@@ -11,7 +11,7 @@ from assets.reports.adapt import spearman_with_interval
 from kommunebench.states import STATE_INDEX, WAGE_SUBSIDY_OR_INTERNSHIP
 from orchestration.code_version import code_version, sql_text
 from orchestration.resources import Warehouse
-from orchestration.warehouse import md_table, publish_frames
+from orchestration.warehouse import column_schema, md_table, publish_frames
 
 
 @dg.asset(
@@ -68,8 +68,9 @@ def activity_indicators(context: dg.AssetExecutionContext, warehouse: Warehouse)
     rel = pd.DataFrame(relations)
     with warehouse.connect() as conn:
         rows = publish_frames(conn, {"benchmark.activity_indicators": units, "benchmark.activity_relation": rel})
+        schema = column_schema(conn, "benchmark.activity_indicators")
     yield dg.MaterializeResult(metadata={
-        "dagster/row_count": rows["benchmark.activity_indicators"],
+        "dagster/row_count": rows["benchmark.activity_indicators"], "dagster/column_schema": schema,
         "relation_to_success": md_table(rel.round(3)),
         "cohort_years": json.dumps(years),
     })

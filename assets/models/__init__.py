@@ -225,6 +225,10 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
     yield dg.MaterializeResult(asset_key=["models", "duration_models"], metadata={
         "dagster/row_count": rows["models.coefficients"], "dagster/column_schema": models_schema,
         "fits": md_table(fit.round(4)), "cohort_years": years,
+        "calibration_refugees": md_table(tables["models.calibration"].query("target_group == 'flygtninge' and measure == 'success'")
+                                         .drop(columns=["target_group", "measure"]).round(3)),
+        "ph_test_refugees": md_table(tables["models.ph_test"].query("target_group == 'flygtninge' and measure == 'success'")
+                                     .drop(columns=["target_group", "measure"]).round(4)),
         "settings": config.model_dump_json(), "tables": json.dumps({k: v for k, v in rows.items() if k.startswith("models.")}),
     })
     short = summary[["target_group", "measure", "units_ranked", "better", "as_expected", "worse"]]

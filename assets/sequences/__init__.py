@@ -21,7 +21,7 @@ from kommunebench.sequences import run_sequence_analysis
 from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.resources import Warehouse
-from orchestration.warehouse import check_result, cohort_window, md_table, png_markdown, publish_frames
+from orchestration.warehouse import check_result, cohort_window, column_schema, md_table, png_markdown, publish_frames
 
 GROUPS = ("svage_indvandrere", "flygtninge", "familiesammenfoerte")
 CODE_VERSION = code_version(sql=("sequences/sequences",), modules=("assets.sequences", "kommunebench.sequences"))
@@ -140,24 +140,27 @@ def sequence_analysis(context: dg.AssetExecutionContext, config: SequenceConfig,
         raise dg.Failure("sequence analysis not published: " + "; ".join(o.message() for o in assign_checks + share_checks if not o.passed))
     with warehouse.connect() as conn:
         rows = publish_frames(conn, frames)
+        schemas = {t: column_schema(conn, t) for t in ("sequences.state_distribution", "sequences.assignments", "sequences.clusters")}
 
     from assets.reports.adapt import chronogram_for_report
     from kommunebench.report import chronogram_png
 
     chrono = chronogram_for_report(frames["sequences.state_distribution"])
-    meta_sd = {"dagster/row_count": rows["sequences.state_distribution"], "cohort_years": years,
+    meta_sd = {"dagster/row_count": rows["sequences.state_distribution"], "dagster/column_schema": schemas["sequences.state_distribution"],
+               "cohort_years": years,
                "indicators": md_table(frames["sequences.indicators"]), "settings": config.model_dump_json()}
     for g in GROUPS:
         meta_sd[f"chronogram/{g}"] = png_markdown(chronogram_png(chrono[chrono["target_group"] == g]), f"chronogram {g}")
     yield dg.MaterializeResult(asset_key=["sequences", "state_distributions"], metadata=meta_sd)
     quality = frames["sequences.cluster_quality"]
     yield dg.MaterializeResult(asset_key=["sequences", "cluster_solution"], metadata={
-        "dagster/row_count": rows["sequences.assignments"], "quality": md_table(quality),
+        "dagster/row_count": rows["sequences.assignments"], "dagster/column_schema": schemas["sequences.assignments"],
+        "quality": md_table(quality),
         "silhouette": png_markdown(_silhouette_png(quality), "average silhouette by k"),
         "runs": json.dumps(infos, default=str), "settings": config.model_dump_json()})
     clusters = frames["sequences.clusters"]
     yield dg.MaterializeResult(asset_key=["sequences", "typology"], metadata={
-        "dagster/row_count": rows["sequences.clusters"],
+        "dagster/row_count": rows["sequences.clusters"], "dagster/column_schema": schemas["sequences.clusters"],
         "typology": md_table(clusters.drop(columns=[c for c in clusters.columns if c.startswith("medoid")], errors="ignore")),
         "cluster_chronograms": png_markdown(_typology_png(frames["sequences.cluster_state_distribution"]), "state distribution per cluster"),
     })
