@@ -63,11 +63,14 @@ def dream_year_view(year: int, weeks: list[int], columns: set[str]) -> str:
     )
 
 
-def person_weeks_outcomes(conn, n_weeks: int) -> tuple[RuleOutcome, RuleOutcome]:
-    """Rules on ``stage.person_weeks``: unique person-weeks (every DREAM person once, each weekly
-    column unpivoted once); every person has every week and a state."""
+def person_weeks_outcomes(conn, year: int, n_weeks: int) -> tuple[RuleOutcome, RuleOutcome]:
+    """Rules on the year's rows of ``spells.person_weeks`` (inside the publishing transaction):
+    unique person-weeks (every DREAM person once, each weekly column unpivoted once); every
+    person has every week and a state."""
     dup_persons = conn.execute(sql_text("spells/check_person_weeks_unique")).fetchall()[0][0]
-    expected, staged, unmapped = conn.execute(sql_text("spells/check_person_weeks_complete"), {"n_weeks": n_weeks}).fetchall()[0]
+    expected, staged, unmapped = conn.execute(
+        sql_text("spells/check_person_weeks_complete"), {"year": year, "n_weeks": n_weeks}
+    ).fetchall()[0]
     dup = int(dup_persons) * n_weeks
     unique = RuleOutcome("person_week_unique", "PNR,week_seq", dup == 0, failing_rows=dup, checked_rows=int(staged),
                          detail=f"{dup_persons} person(s) more than once in raw.dream" if dup else "")
@@ -114,7 +117,7 @@ def _content_version(conn, table: str, year: int) -> str:
         "through the codebook to analysis states; blank weeks are JOB when the month's employment degree "
         "(GRAD) is > 0, else NONE; with the year's municipality (NYKOM)."
     ),
-    code_version=code_version(sql=("spells/person_weeks_stage", "spells/check_person_weeks_unique", "spells/check_person_weeks_complete"), modules=("assets.spells",)),
+    code_version=code_version(sql=("spells/person_weeks", "spells/check_person_weeks_unique", "spells/check_person_weeks_complete"), modules=("assets.spells",)),
     check_specs=[
         dg.AssetCheckSpec("person_week_unique", asset=["spells", "person_weeks"], blocking=True,
                           description="Each person has each week at most once."),
@@ -144,20 +147,31 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
                 "(rule: a register year is materialised only when DREAM covers it)"
             )
         context.log.info(f"person_weeks {year}: unpivoting {len(weeks)} weekly columns")
-        conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
         conn.execute(dream_year_view(year, weeks, set(cols)))
-        conn.execute(sql_text("spells/person_weeks_stage"), params)
-        unique, complete = person_weeks_outcomes(conn, n_weeks)
+        query = sql_text("spells/person_weeks")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS spells")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS spells.person_weeks AS {query} LIMIT 0", params)
+        # stage -> validate -> publish in one transaction: the year's rows are written once,
+        # validated in place, and rolled back (the last good year stays) if a rule breaks
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute("DELETE FROM spells.person_weeks WHERE year = $year", {"year": year})
+            conn.execute(f"INSERT INTO spells.person_weeks BY NAME {query}", params)
+            unique, complete = person_weeks_outcomes(conn, year, n_weeks)
+            ok = unique.passed and complete.passed and layout.passed
+            conn.execute("COMMIT" if ok else "ROLLBACK")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
         yield check_result("person_week_unique", [unique])
         yield check_result("person_weeks_complete", [complete, layout])
-        if not (unique.passed and complete.passed and layout.passed):
-            drop_stage(conn, "person_weeks")
+        if not ok:
             raise dg.Failure(
                 description=f"spells.person_weeks {year} not published: "
                 + "; ".join(o.message() for o in (unique, complete, layout) if not o.passed)
             )
-        unknown = conn.execute("SELECT count(*) FROM stage.person_weeks WHERE unknown_code").fetchall()[0][0]
-        rows = publish_partition(conn, "spells", "person_weeks", partition_column="year", partition_values=[year])
+        unknown = conn.execute("SELECT count(*) FROM spells.person_weeks WHERE year = $y AND unknown_code", {"y": year}).fetchall()[0][0]
+        rows = int(complete.checked_rows)
         dist = conn.execute(
             "SELECT state, count(*) AS person_weeks, round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS pct "
             "FROM spells.person_weeks WHERE year = $y GROUP BY state ORDER BY person_weeks DESC",

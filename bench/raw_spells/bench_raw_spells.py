@@ -25,7 +25,7 @@ Phases, in this order, in one invocation:
    weekly columns, map codes through a dict, GRAD for blank weeks, collapse runs to
    spells per year), timed and scaled linearly; its spells are compared with the
    pipeline's for the same persons (counts only; no person-level output).
-6. ``explain``: ``EXPLAIN ANALYZE`` of ``sql/spells/person_weeks_stage.sql`` for one year
+6. ``explain``: ``EXPLAIN ANALYZE`` of ``sql/spells/person_weeks.sql`` for one year
    on the pipeline's warehouse (written to ``<out>/explain_person_weeks_<year>.txt``).
 
 ``--write`` saves the figures as ``bench/raw_spells/results/persons_<n>.json`` and
@@ -376,7 +376,8 @@ def phase_pandas(out: Path, sample: int) -> dict:
 
 
 def person_weeks_statement(conn, year: int) -> tuple[str, dict]:
-    """``sql/spells/person_weeks_stage.sql`` and its parameters for one year, as the asset runs it.
+    """``sql/spells/person_weeks.sql`` (materialised as a table, as the asset's INSERT writes it)
+    and its parameters for one year.
 
     Follows the asset's current code: creates the ``_dream_year`` view when
     ``assets.spells`` builds one, and binds only the parameters the SQL names.
@@ -392,7 +393,7 @@ def person_weeks_statement(conn, year: int) -> tuple[str, dict]:
     weeks = sorted(int(c[4:6]) for c in cols if c.startswith(f"Y_{yy}") and len(c) == 6)
     if hasattr(spells_assets, "dream_year_view"):
         conn.execute(spells_assets.dream_year_view(year, weeks, set(cols)))
-    sql = sql_text("spells/person_weeks_stage")
+    sql = "CREATE OR REPLACE TABLE stage.person_weeks AS " + sql_text("spells/person_weeks")
     every = {
         "year": year, "week_pattern": rf"^Y_{yy}\d\d$", "grad_pattern": rf"^GRAD_({year}_\d\d|{year - 1}_12)$",
         "kom_pattern": rf"^NYKOM{year}$", "alphabet": list(ALPHABET), "unknown_state": "OTHER",
@@ -400,7 +401,7 @@ def person_weeks_statement(conn, year: int) -> tuple[str, dict]:
     named = set(re.findall(r"\$([A-Za-z_]\w*)", re.sub(r"--[^\n]*", "", sql)))
     missing = named - set(every)
     if missing:
-        raise KeyError(f"person_weeks_stage.sql names parameters this bench does not know: {sorted(missing)}")
+        raise KeyError(f"person_weeks.sql names parameters this bench does not know: {sorted(missing)}")
     return sql, {k: v for k, v in every.items() if k in named}
 
 

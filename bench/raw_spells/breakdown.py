@@ -172,9 +172,9 @@ def part_year(out: Path, year: int) -> str:
 
         conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
         n_pw = run("pw: DESCRIBE raw.dream", "DESCRIBE raw.dream")
-        run("pw: person_weeks_stage.sql (CREATE stage.person_weeks)", stage_sql, params)
+        run("pw: person_weeks.sql (CREATE stage.person_weeks)", stage_sql, params)
         run("pw: check_person_weeks_unique.sql", sql_text("spells/check_person_weeks_unique"))
-        run("pw: check_person_weeks_complete.sql", sql_text("spells/check_person_weeks_complete"), {"n_weeks": n_weeks})
+        run("pw: check_person_weeks_complete.sql", sql_text("spells/check_person_weeks_complete"), {"year": year, "n_weeks": n_weeks})
         run("pw: count unknown codes", "SELECT count(*) FROM stage.person_weeks WHERE unknown_code")
         # publish_partition as in orchestration/warehouse.py
         conn.execute("BEGIN TRANSACTION")

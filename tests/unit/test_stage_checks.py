@@ -30,15 +30,15 @@ def conn():
 def _person_weeks(conn, rows, persons=("a", "b")):
     conn.execute("CREATE OR REPLACE TABLE raw.dream AS SELECT * FROM (VALUES " + ",".join(f"('{p}')" for p in persons) + ") t(PNR)")
     conn.execute(
-        "CREATE OR REPLACE TABLE stage.person_weeks AS SELECT * FROM (VALUES " + ",".join(
-            f"('{p}', {w}, {'NULL' if s is None else repr(s)}, {0 if s else 'NULL'})" for p, w, s in rows
-        ) + ") t(PNR, week_seq, state, state_code)"
+        "CREATE OR REPLACE TABLE spells.person_weeks AS SELECT * FROM (VALUES " + ",".join(
+            f"('{p}', 2012, {w}, {'NULL' if s is None else repr(s)}, {0 if s else 'NULL'})" for p, w, s in rows
+        ) + ") t(PNR, year, week_seq, state, state_code)"
     )
 
 
 def test_person_weeks_checks_pass_on_clean_stage(conn):
     _person_weeks(conn, [(p, w, "NONE") for p in "ab" for w in (1, 2)])
-    unique, complete = person_weeks_outcomes(conn, n_weeks=2)
+    unique, complete = person_weeks_outcomes(conn, 2012, n_weeks=2)
     assert unique.passed and complete.passed
 
 
@@ -46,7 +46,7 @@ def test_person_week_unique_fails_on_duplicate_person(conn):
     # a person delivered twice gives every one of their weeks twice
     _person_weeks(conn, [("a", 1, "NONE"), ("a", 1, "NONE"), ("a", 2, "NONE"), ("a", 2, "NONE"), ("b", 1, "NONE"),
                          ("b", 2, "NONE")], persons=("a", "a", "b"))
-    unique, _ = person_weeks_outcomes(conn, n_weeks=2)
+    unique, _ = person_weeks_outcomes(conn, 2012, n_weeks=2)
     assert not unique.passed and unique.failing_rows == 2
 
 
@@ -56,7 +56,7 @@ def test_person_week_unique_fails_on_duplicate_person(conn):
 ])
 def test_person_weeks_complete_fails(conn, rows):
     _person_weeks(conn, rows)
-    _, complete = person_weeks_outcomes(conn, n_weeks=2)
+    _, complete = person_weeks_outcomes(conn, 2012, n_weeks=2)
     assert not complete.passed and complete.failing_rows >= 1
 
 

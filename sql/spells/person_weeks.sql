@@ -6,8 +6,9 @@
 -- A blank week is a job week (JOB) when that degree is > 0, otherwise NONE. Codes absent
 -- from the codebook get $unknown_state. Week dates, codebook and state codes are small
 -- lookup tables joined by hash, so the big pass does no per-row date arithmetic.
+-- The asset inserts this query's rows straight into spells.person_weeks inside the
+-- transaction that deletes the year and validates it, so each row is written once.
 -- Parameters: $year, $alphabet, $unknown_state
-CREATE OR REPLACE TABLE stage.person_weeks AS
 WITH wk AS (
     SELECT CAST(w AS SMALLINT) AS week,
            CAST(make_date($year, 1, 4) - to_days(CAST(isodow(make_date($year, 1, 4)) - 1 AS INTEGER))
