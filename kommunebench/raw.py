@@ -8,15 +8,20 @@ and values are never formatted into SQL text.
 Flow for one register (the Dagster asset wraps it in stage -> validate -> publish):
 
 1. :func:`discover` lists the register's files with size and sha256;
-2. :func:`stage_register` reads each file (Parquet and CSV by DuckDB, SAS by
-   pyreadstat in chunks) into ``stage.<register>`` with every value typed by the
-   contract (``TRY_CAST``), adding ``_source_file``, ``_source_row`` and, for yearly
-   registers, ``AAR`` from the file name; values that do not cast are counted per file
-   and column;
+2. :func:`stage_register` reads the files (Parquet and CSV by DuckDB, SAS by
+   pyreadstat in chunks) into the stage table ``raw."_stage_<register>"`` with every
+   value typed by the contract (``TRY_CAST``), adding ``_source_file``, ``_source_row``
+   and, for yearly registers, ``AAR`` from the file name; values that do not cast are
+   counted per file and column. Parquet files with the same columns are read by one
+   statement (DuckDB reads the list of files in parallel);
 3. :func:`validate_register` runs the GX suite per file and the all-row SQL rules;
-4. :func:`publish_register` replaces ``raw.<register>`` from the stage in one
-   transaction and writes the load audit; on failure :func:`quarantine` keeps the
-   rejected rows with the rule they broke and ``raw.<register>`` is left untouched.
+4. :func:`publish_register` replaces ``raw.<register>`` by renaming the validated
+   stage table in one transaction (no copy) and writes the load audit; on failure
+   :func:`quarantine` keeps the rejected rows with the rule they broke and
+   ``raw.<register>`` is left untouched.
+
+The stage table lives in the ``raw`` schema because DuckDB renames a table only within
+its schema; it is named with a leading underscore and never read downstream.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ def q(identifier: str) -> str:
     if not _IDENT.match(identifier):
         raise ValueError(f"refusing unsafe identifier {identifier!r}")
     return f'"{identifier}"'
+
+
+def stage_table(register: Register) -> str:
+    """The register's stage table (in the target schema, so publishing is a rename)."""
+    return f"raw.{q('_stage_' + register.name.lower())}"
 
 
 class DeliveryError(Exception):
@@ -193,6 +203,8 @@ def _cast_expr(name: str, target: str, source_type: str) -> str:
             # numeric codes delivered as numbers (e.g. SAS): 130.0 -> '130'
             return f"CAST(CAST({col} AS BIGINT) AS VARCHAR)"
         return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+    if st == target:
+        return col  # already the contract type: nothing to cast, nothing can fail
     if target in ("SMALLINT", "INTEGER", "BIGINT"):
         if st == "VARCHAR":
             return f"TRY_CAST(NULLIF(TRIM({col}), '') AS {target})"
@@ -217,9 +229,9 @@ class StageReport:
 def stage_register(
     conn: duckdb.DuckDBPyConnection, register: Register, files: list[LandingFile]
 ) -> StageReport:
-    """Read every file of the register into ``stage.<register>`` (replaced)."""
-    conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
-    stage = f"stage.{q(register.name.lower())}"
+    """Read every file of the register into its stage table (replaced)."""
+    conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    stage = stage_table(register)
     outcomes: list[RuleOutcome] = []
     rows: dict[str, int] = {}
     encodings: dict[str, str | None] = {}
@@ -268,25 +280,45 @@ def stage_register(
     conn.execute(f"DROP TABLE IF EXISTS {stage}")
     conn.execute(f"CREATE TABLE {stage} ({', '.join(col_defs)})")
 
-    # Pass 2: typed insert per file, counting values that do not cast.
+    # Pass 2: typed inserts, counting values that do not cast. Parquet files with the same
+    # columns and types go in one statement over the list of files (read in parallel);
+    # CSV and SAS files, already opened as temporary tables, one by one.
+    groups: dict[tuple, list[LandingFile]] = {}
     for lf in files:
-        view, _ = open_source(conn, lf)
-        src_types = per_file_cols[lf.name]
+        key = ("parquet", tuple(per_file_cols[lf.name].items())) if lf.fmt == "parquet" else ("one", lf.name)
+        groups.setdefault(key, []).append(lf)
+    for group in groups.values():
+        src_types = per_file_cols[group[0].name]
         exprs = [f"{_cast_expr(c, ordered[c], src_types[c])} AS {q(c)}" for c in src_types]
-        params: dict[str, object] = {"file": lf.name}
+        names = [lf.name for lf in group]
+        params: dict[str, object] = {"names": names}
+        if group[0].fmt == "parquet":
+            params["paths"] = [str(lf.path) for lf in group]
+            source = "read_parquet($paths, filename = '_kb_path', file_row_number = true)"
+            file_expr = "list_extract($names, list_position($paths, _kb_path))"
+            row_expr = "file_row_number + 1"
+        else:
+            source, _ = open_source(conn, group[0])
+            source = q(source)
+            file_expr = "$names[1]"
+            row_expr = "row_number() OVER ()"
         if year_from_name:
-            exprs.insert(0, "CAST($year AS SMALLINT) AS \"AAR\"")
-            params["year"] = lf.year
-        exprs += ["$file AS \"_source_file\"", "row_number() OVER () AS \"_source_row\""]
-        conn.execute(f"INSERT INTO {stage} BY NAME SELECT {', '.join(exprs)} FROM {q(view)}", params)
-        n = conn.execute(f"SELECT count(*) FROM {stage} WHERE _source_file = $f", {"f": lf.name}).fetchall()[0][0]
-        rows[lf.name] = int(n)
-        outcomes += _type_outcomes(conn, view, lf, src_types, ordered)
+            params["years"] = [lf.year for lf in group]
+            exprs.insert(0, f"CAST(list_extract($years, list_position($names, {file_expr})) AS SMALLINT) AS \"AAR\"")
+        exprs += [f"{file_expr} AS \"_source_file\"", f"{row_expr} AS \"_source_row\""]
+        conn.execute(f"INSERT INTO {stage} BY NAME SELECT {', '.join(exprs)} FROM {source}", params)
+        scan_params = {k: v for k, v in params.items() if k != "years"}
+        outcomes += _type_outcomes(conn, source, file_expr, scan_params, group, src_types, ordered)
+    for name, n in conn.execute(f"SELECT _source_file, count(*) FROM {stage} GROUP BY ALL").fetchall():
+        rows[name] = int(n)
+    for lf in files:
+        rows.setdefault(lf.name, 0)
     return StageReport(register.name, files, rows, encodings, outcomes, ordered)
 
 
-def _type_outcomes(conn, view: str, lf: LandingFile, src_types: dict[str, str], target: dict[str, str]) -> list[RuleOutcome]:
-    """Values present in the file that did not cast to the contract type."""
+def _type_outcomes(conn, source: str, file_expr: str, params: dict, group: list[LandingFile],
+                   src_types: dict[str, str], target: dict[str, str]) -> list[RuleOutcome]:
+    """Values present in the files that did not cast to the contract type, per file and column."""
     checks = []
     for c, st in src_types.items():
         expr = _cast_expr(c, target[c], st)
@@ -296,19 +328,20 @@ def _type_outcomes(conn, view: str, lf: LandingFile, src_types: dict[str, str], 
     if not checks:
         return []
     out: list[RuleOutcome] = []
-    total = conn.execute(f"SELECT count(*) FROM {q(view)}").fetchall()[0][0]
-    # Batch the counts (wide registers have hundreds of columns).
+    # Batch the counts (wide registers have hundreds of columns); one scan per batch for the group.
     for i in range(0, len(checks), 200):
         part = checks[i : i + 200]
-        vals = conn.execute(f"SELECT {', '.join(e for _, e in part)} FROM {q(view)}").fetchall()[0]
-        for (c, _), n in zip(part, vals):
-            if n:
-                out.append(
-                    RuleOutcome(
-                        f"values_cast_to_{target[c].lower()}", c, False, failing_rows=int(n),
-                        checked_rows=int(total), file=lf.name,
+        for file, total, *vals in conn.execute(
+            f"SELECT {file_expr} AS _f, count(*), {', '.join(e for _, e in part)} FROM {source} GROUP BY _f", params
+        ).fetchall():
+            for (c, _), n in zip(part, vals):
+                if n:
+                    out.append(
+                        RuleOutcome(
+                            f"values_cast_to_{target[c].lower()}", c, False, failing_rows=int(n),
+                            checked_rows=int(total), file=file,
+                        )
                     )
-                )
     return out
 
 
@@ -332,17 +365,18 @@ def validate_register(
     unknown_codes: str = "fail",
 ) -> list[RuleOutcome]:
     """GX suite per file on the fixed columns + all-row SQL rules on the stage."""
-    stage = f"stage.{q(register.name.lower())}"
+    stage = stage_table(register)
     codelists = reference_codelists()
     fixed = [c for c in register.column_names if c in report.columns]
     outcomes: list[RuleOutcome] = []
+    # One scan of the stage for the fixed columns; the suite then runs on each file's rows
+    # (keys of yearly registers are unique within a year, i.e. within a file).
+    cols = ", ".join(q(c) for c in fixed + ["_source_file", "_source_row"])
+    everything = conn.execute(f"SELECT {cols} FROM {stage}").df()
+    by_file = dict(tuple(everything.groupby("_source_file", sort=False)))
     for lf in report.files:
-        cols = ", ".join(q(c) for c in fixed + ["_source_row"])
-        df = conn.execute(f"SELECT {cols} FROM {stage} WHERE _source_file = $f", {"f": lf.name}).df()
+        df = by_file.get(lf.name, everything.iloc[0:0]).drop(columns="_source_file").reset_index(drop=True)
         exps = register_expectations(register, fixed, codelists)
-        if register.per_year:
-            # keys are unique within a year, i.e. within a file
-            pass
         outcomes += run_expectations(df, exps, file=lf.name, suite_name=f"{register.name}.{lf.name}")
     outcomes += date_range_outcomes(conn, register, report)
     if not register.per_year and len(report.files) > 1:
@@ -370,7 +404,7 @@ def date_range_outcomes(conn, register: Register, report: StageReport) -> list[R
     """Every DATE column within the plausible range, per file (one SQL pass per register)."""
     from kommunebench.validation import DATE_MAX, DATE_MIN
 
-    stage = f"stage.{q(register.name.lower())}"
+    stage = stage_table(register)
     dates = [c.name for c in register.columns if c.dtype == "DATE" and c.name in report.columns]
     if not dates:
         return []
@@ -397,7 +431,7 @@ def date_range_outcomes(conn, register: Register, report: StageReport) -> list[R
 
 
 def _key_unique_across_files(conn, register: Register) -> RuleOutcome:
-    stage = f"stage.{q(register.name.lower())}"
+    stage = stage_table(register)
     keys = ", ".join(q(k) for k in register.key)
     n, total = conn.execute(
         f"SELECT coalesce(sum(n), 0), (SELECT count(*) FROM {stage}) FROM "
@@ -483,14 +517,19 @@ def last_published(conn: duckdb.DuckDBPyConnection, register: str) -> set[tuple[
 
 
 def publish_register(conn, register: Register, report: StageReport, run_id: str) -> int:
-    """Replace raw.<register> with the stage and write the audit, in one transaction."""
+    """Replace raw.<register> with the stage (renamed) and write the audit, in one transaction.
+
+    The published table keeps ``_source_file`` and ``_source_row``: every raw row can be
+    traced to the delivered file and its row number."""
     target = f"raw.{q(register.name.lower())}"
-    stage = f"stage.{q(register.name.lower())}"
+    stage = stage_table(register)
     ensure_audit(conn)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * EXCLUDE (_source_row) FROM {stage}")
+        # the validated stage becomes the published table: a catalog rename, no copy of the rows
+        conn.execute(f"DROP TABLE IF EXISTS {target}")
+        conn.execute(f"ALTER TABLE {stage} RENAME TO {q(register.name.lower())}")
         for lf in report.files:
             conn.execute(
                 "INSERT INTO raw.load_audit VALUES ($reg, $file, $fmt, $enc, $year, $size, $sha, $rows, $at, $run, 'published')",
@@ -500,7 +539,6 @@ def publish_register(conn, register: Register, report: StageReport, run_id: str)
                     "at": now, "run": run_id,
                 },
             )
-        conn.execute(f"DROP TABLE IF EXISTS {stage}")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -510,12 +548,12 @@ def publish_register(conn, register: Register, report: StageReport, run_id: str)
 
 def quarantine(conn, register: Register, outcomes: list[RuleOutcome], run_id: str) -> int:
     """Keep rejected rows (with file and rule) in quarantine.<register>; the stage is dropped."""
-    stage = f"stage.{q(register.name.lower())}"
+    stage = stage_table(register)
     conn.execute("CREATE SCHEMA IF NOT EXISTS quarantine")
     qt = f"quarantine.{q(register.name.lower())}"
     exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'stage' AND table_name = $t",
-        {"t": register.name.lower()},
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = $t",
+        {"t": "_stage_" + register.name.lower()},
     ).fetchall()[0][0]
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {qt} (run_id VARCHAR, file VARCHAR, source_row BIGINT, "

@@ -55,8 +55,11 @@ def test_bad_delivery_after_good_leaves_good_tables(defs, resources, instance):
     rules = dict(q(db, "SELECT rule, count(*) FROM quarantine.dream GROUP BY rule"))
     assert rules.get("expect_column_values_to_be_unique") == 2
     assert "expect_weekly_codes_in_codebook" in rules
-    # no stage left behind
-    assert q(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'stage'") == [(0,)]
+    # no stage table left behind
+    assert q(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'stage' "
+                 "OR table_name LIKE '\\_stage\\_%' ESCAPE '\\'") == [(0,)]
+    assert {t for (t,) in q(db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'")} \
+        == {"dream", "bef", "ophg", "udda", "rammevilkaar", "load_audit"}
 
 
 def test_unchanged_files_are_not_reread(defs, resources, instance):
