@@ -4,6 +4,8 @@
 from typing import Iterator, Literal
 
 import dagster as dg
+
+from kommunebench.states import ALPHABET
 from pydantic import Field
 
 from kommunebench.validation import RuleOutcome
@@ -82,7 +84,8 @@ def outcomes(context: dg.AssetExecutionContext, config: OutcomeConfig, warehouse
         conn.execute(
             sql_text("outcomes/outcomes_stage"),
             {"cohort_year": year, "run_length": config.run_length, "education_exit": config.education_exit,
-             "exclusion_exit": config.exclusion_exit, "partial_states": config.partial_states},
+             "exclusion_exit": config.exclusion_exit, "partial_states": config.partial_states,
+             "alphabet": list(ALPHABET)},
         )
         one, consistent = outcome_outcomes(conn, year)
         yield check_result("one_outcome_per_member", one)

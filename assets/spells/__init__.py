@@ -37,28 +37,36 @@ class PersonWeeksConfig(dg.Config):
 
 
 def dream_year_view(year: int, weeks: list[int], columns: set[str]) -> str:
-    """The temporary view ``_dream_year`` (PNR, kom, week, code, grad) for one ISO year.
+    """The temporary view ``_dream_year`` (PNR, kom, week, code, grad, prev_code, prev_grad).
 
-    One UNPIVOT of (weekly code, employment degree of the month holding the week's Monday)
-    pairs, so the monthly degree needs no join. Only identifiers are generated, from
-    column names that matched the register contract (quoted by ``q``); no values.
+    One UNPIVOT over raw.dream of, per ISO week of the year: the weekly code, the
+    employment degree of the month holding the week's Monday, and the same two values of
+    the week before (NULL in week 1), so neither the monthly degree nor the previous week
+    needs a join or a window. Only identifiers are generated, from column names that
+    matched the register contract (quoted by ``q``); no values.
     """
     from kommunebench.raw import q
 
-    proj, pairs = ["PNR", f"{q(f'NYKOM{year}')} AS kom"], []
+    proj, tuples = ["PNR", f"{q(f'NYKOM{year}')} AS kom"], []
+    grads: dict[int, str] = {}
     for w in weeks:
         col = f"Y_{year % 100:02d}{w:02d}"
         monday = dt.date.fromisocalendar(year, w, 1)
         grad = f"GRAD_{monday.year}_{monday.month:02d}"
-        g_alias = f"G_{w:02d}"
+        grads[w] = q(f"G_{w:02d}")
         proj.append(q(col))
-        proj.append(f"{q(grad)} AS {q(g_alias)}" if grad in columns else f"CAST(NULL AS DOUBLE) AS {q(g_alias)}")
-        pairs.append(f"({q(col)}, {q(g_alias)}) AS \"{w}\"")
+        proj.append(f"{q(grad)} AS {grads[w]}" if grad in columns else f"CAST(NULL AS DOUBLE) AS {grads[w]}")
+    proj += ["CAST(NULL AS VARCHAR) AS \"P_00\"", "CAST(NULL AS DOUBLE) AS \"PG_00\""]
+    prev_code, prev_grad = q("P_00"), q("PG_00")
+    for w in weeks:
+        col = q(f"Y_{year % 100:02d}{w:02d}")
+        tuples.append(f"({col}, {grads[w]}, {prev_code}, {prev_grad}) AS \"{w}\"")
+        prev_code, prev_grad = col, grads[w]
     return (
         "CREATE OR REPLACE TEMP VIEW _dream_year AS SELECT * FROM (SELECT "
         + ", ".join(proj)
-        + " FROM raw.dream) UNPIVOT INCLUDE NULLS ((code, grad) FOR week IN ("
-        + ", ".join(pairs)
+        + " FROM raw.dream) UNPIVOT INCLUDE NULLS ((code, grad, prev_code, prev_grad) FOR week IN ("
+        + ", ".join(tuples)
         + "))"
     )
 
@@ -69,7 +77,7 @@ def person_weeks_outcomes(conn, year: int, n_weeks: int) -> tuple[RuleOutcome, R
     person has every week and a state."""
     dup_persons = conn.execute(sql_text("spells/check_person_weeks_unique")).fetchall()[0][0]
     expected, staged, unmapped = conn.execute(
-        sql_text("spells/check_person_weeks_complete"), {"year": year, "n_weeks": n_weeks}
+        sql_text("spells/check_person_weeks_complete"), {"year": year, "n_weeks": n_weeks, "alphabet": list(ALPHABET)}
     ).fetchall()[0]
     dup = int(dup_persons) * n_weeks
     unique = RuleOutcome("person_week_unique", "PNR,week_seq", dup == 0, failing_rows=dup, checked_rows=int(staged),
@@ -77,13 +85,14 @@ def person_weeks_outcomes(conn, year: int, n_weeks: int) -> tuple[RuleOutcome, R
     complete = RuleOutcome(
         "person_weeks_complete", "week", expected == staged and unmapped == 0,
         failing_rows=int(abs(expected - staged) + unmapped), checked_rows=int(staged),
-        detail=f"expected {expected} person-weeks, staged {staged}, {unmapped} without a state",
+        detail=f"expected {expected} person-weeks, staged {staged}, {unmapped} without a state of the alphabet",
     )
     return unique, complete
 
 
 def spells_outcomes(conn, year: int) -> tuple[list[RuleOutcome], list[RuleOutcome]]:
-    """Rules on ``stage.spells``: start <= end, no overlaps; spell weeks reconcile with person-weeks."""
+    """Rules on ``stage.spells``: start <= end, no overlaps; spell weeks reconcile with person-weeks
+    per person and state."""
     bad_order, overlaps, not_rec, spell_weeks, pw = conn.execute(sql_text("spells/check_spells"), {"year": year}).fetchall()[0]
     n = conn.execute("SELECT count(*) FROM stage.spells").fetchall()[0][0]
     valid = [
@@ -92,9 +101,28 @@ def spells_outcomes(conn, year: int) -> tuple[list[RuleOutcome], list[RuleOutcom
     ]
     rec = [
         RuleOutcome("spell_weeks_equal_person_weeks", "n_weeks", not_rec == 0 and spell_weeks == pw, int(not_rec), int(n),
-                    detail=f"{spell_weeks} spell weeks vs {pw} person-weeks"),
+                    detail=f"{spell_weeks} spell weeks vs {pw} person-weeks; "
+                    f"{not_rec} (person, state) cell(s) where they differ"),
     ]
     return valid, rec
+
+
+def _ensure_layout(context, conn, table: str, query: str, params: dict) -> None:
+    """Create the table with the query's columns; a table left by an older layout of the
+    query is replaced (its code version changed, so every partition is stale anyway)."""
+    want = conn.execute(f"DESCRIBE {query}", params).fetchall()
+    schema, name = table.split(".")
+    have = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $s AND table_name = $t "
+        "ORDER BY ordinal_position", {"s": schema, "t": name},
+    ).fetchall()
+    if have and [(r[0], r[1]) for r in want] != [(r[0], r[1]) for r in have]:
+        context.log.warning(
+            f"{table} has an older column layout; it is replaced, and every register year must be "
+            "materialised again (kommunebench run, or the register_years job)"
+        )
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {query} LIMIT 0", params)
 
 
 def _content_version(conn, table: str, year: int) -> str:
@@ -115,7 +143,8 @@ def _content_version(conn, table: str, year: int) -> str:
     description=(
         "DREAM's weekly benefit codes of one ISO year unpivoted to one row per person and week, mapped "
         "through the codebook to analysis states; blank weeks are JOB when the month's employment degree "
-        "(GRAD) is > 0, else NONE; with the year's municipality (NYKOM)."
+        "(GRAD) is > 0, else NONE; with the year's municipality (NYKOM) and a flag for the weeks that "
+        "start a spell (state differs from the week before)."
     ),
     code_version=code_version(sql=("spells/person_weeks", "spells/check_person_weeks_unique", "spells/check_person_weeks_complete"), modules=("assets.spells",)),
     check_specs=[
@@ -130,7 +159,7 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
     year = int(context.partition_key)
     n_weeks = iso_weeks_in_year(year)
     yy = f"{year % 100:02d}"
-    params = {"year": year, "alphabet": list(ALPHABET), "unknown_state": config.unknown_state}
+    params = {"year": year, "first_week_seq": first_week_seq(year), "unknown_state": config.unknown_state}
     if config.unknown_state not in ALPHABET:
         raise dg.Failure(f"unknown_state {config.unknown_state!r} is not in the alphabet {ALPHABET}")
     with warehouse.connect() as conn:
@@ -150,7 +179,7 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
         conn.execute(dream_year_view(year, weeks, set(cols)))
         query = sql_text("spells/person_weeks")
         conn.execute("CREATE SCHEMA IF NOT EXISTS spells")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS spells.person_weeks AS {query} LIMIT 0", params)
+        _ensure_layout(context, conn, "spells.person_weeks", query, params)
         # stage -> validate -> publish in one transaction: the year's rows are written once,
         # validated in place, and rolled back (the last good year stays) if a rule breaks
         conn.execute("BEGIN TRANSACTION")
@@ -170,7 +199,10 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
                 description=f"spells.person_weeks {year} not published: "
                 + "; ".join(o.message() for o in (unique, complete, layout) if not o.passed)
             )
-        unknown = conn.execute("SELECT count(*) FROM spells.person_weeks WHERE year = $y AND unknown_code", {"y": year}).fetchall()[0][0]
+        unknown = conn.execute(
+            "SELECT count(*) FROM spells.person_weeks WHERE year = $y AND code IS NOT NULL "
+            "AND code NOT IN (SELECT code FROM ref.dream_codebook)", {"y": year},
+        ).fetchall()[0][0]
         rows = int(complete.checked_rows)
         dist = conn.execute(
             "SELECT state, count(*) AS person_weeks, round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS pct "
@@ -203,7 +235,7 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
         dg.AssetCheckSpec("spells_valid", asset=["spells", "spells"], blocking=True,
                           description="start <= end, no overlapping spells within a person."),
         dg.AssetCheckSpec("spells_reconcile_with_person_weeks", asset=["spells", "spells"], blocking=True,
-                          description="Every person-week is in exactly one spell: spell weeks per person equal the person's weeks."),
+                          description="Every person-week is in exactly one spell of its own state: spell weeks per person and state equal the person's weeks in that state."),
     ],
     pool="duckdb",
 )
@@ -211,7 +243,9 @@ def spells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator:
     year = int(context.partition_key)
     with warehouse.connect() as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
-        conn.execute(sql_text("spells/spells_stage"), {"year": year, "first_week_seq": first_week_seq(year)})
+        first = first_week_seq(year)
+        conn.execute(sql_text("spells/spells_stage"),
+                     {"year": year, "first_week_seq": first, "last_week_seq": first + iso_weeks_in_year(year) - 1})
         valid, rec = spells_outcomes(conn, year)
         yield check_result("spells_valid", valid)
         yield check_result("spells_reconcile_with_person_weeks", rec)

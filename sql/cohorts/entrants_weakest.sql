@@ -8,10 +8,12 @@
 --             $age_min, $age_max, $min_years_in_dk
 INSERT INTO stage.cohort_entrants
 WITH pw AS (
-    SELECT PNR, year, week_seq, week_start,
-           list_contains($support_states, state) AND exclusion = '' AS support
-    FROM spells.person_weeks
-    WHERE year BETWEEN $cohort_year - 1 AND $cohort_year
+    SELECT pw.PNR, pw.year, pw.week_seq,
+           CAST(DATE '2000-01-03' + to_days(CAST(7 * pw.week_seq AS INTEGER)) AS DATE) AS week_start,
+           list_contains($support_states, pw.state) AND coalesce(cb.exclusion, '') = '' AS support
+    FROM spells.person_weeks pw
+    LEFT JOIN ref.dream_codebook cb ON cb.code = pw.code
+    WHERE pw.year BETWEEN $cohort_year - 1 AND $cohort_year
 ),
 starts AS (
     SELECT PNR, week_start

@@ -7,8 +7,9 @@
 -- $exclusion_exit = 'censor'. A censoring exit in week t gives duration t - 1 (weeks fully
 -- observed); an event in week t gives duration t. With no event and no exit the duration
 -- is the follow-up, or the last week with register data (exit 'end_of_data').
--- The weekly state sequence over the follow-up is kept as a list of state codes.
--- Parameters: $cohort_year, $run_length, $education_exit, $exclusion_exit, $partial_states
+-- The weekly state sequence over the follow-up is kept as a list of state codes (the
+-- state's position in $alphabet, from 0).
+-- Parameters: $cohort_year, $run_length, $education_exit, $exclusion_exit, $partial_states, $alphabet
 CREATE OR REPLACE TABLE stage.outcomes AS
 WITH m AS (
     SELECT PNR, target_group, cohort_year, kom, start_week_seq, followup_weeks
@@ -18,11 +19,13 @@ WITH m AS (
 w AS (
     SELECT m.PNR, m.target_group, m.followup_weeks,
            pw.week_seq - m.start_week_seq + 1 AS t,
-           pw.state, pw.state_code, pw.exclusion <> '' AS excluded, pw.private_employer
+           pw.state, CAST(list_position($alphabet, pw.state) - 1 AS UTINYINT) AS state_code,
+           coalesce(cb.exclusion, '') <> '' AS excluded, coalesce(cb.private_employer, false) AS private_employer
     FROM m
     JOIN spells.person_weeks pw
       ON pw.PNR = m.PNR
      AND pw.week_seq BETWEEN m.start_week_seq AND m.start_week_seq + m.followup_weeks + $run_length - 2
+    LEFT JOIN ref.dream_codebook cb ON cb.code = pw.code
 ),
 flags AS (
     SELECT *,

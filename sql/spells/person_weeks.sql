@@ -1,51 +1,45 @@
 -- One ISO year of DREAM's weekly codes as person-weeks, mapped through the codebook,
 -- with job weeks marked from the monthly employment degree and the year's municipality.
--- Reads the temporary view _dream_year (PNR, kom, week, code, grad): the year's weekly
--- codes unpivoted together with the employment degree of the month holding each week's
--- Monday, in one pass over raw.dream (built from the contract-validated column names).
--- A blank week is a job week (JOB) when that degree is > 0, otherwise NONE. Codes absent
--- from the codebook get $unknown_state. Week dates, codebook and state codes are small
--- lookup tables joined by hash, so the big pass does no per-row date arithmetic.
--- The asset inserts this query's rows straight into spells.person_weeks inside the
--- transaction that deletes the year and validates it, so each row is written once.
--- Parameters: $year, $alphabet, $unknown_state
-WITH wk AS (
-    SELECT CAST(w AS SMALLINT) AS week,
-           CAST(make_date($year, 1, 4) - to_days(CAST(isodow(make_date($year, 1, 4)) - 1 AS INTEGER))
-                + to_days(CAST((w - 1) * 7 AS INTEGER)) AS DATE) AS week_start
-    FROM range(1, 54) t(w)
+-- Reads the temporary view _dream_year (PNR, kom, week, code, grad, prev_code, prev_grad):
+-- the year's weekly codes unpivoted, in one pass over raw.dream, together with the
+-- employment degree of the month holding each week's Monday and the same two values of
+-- the week before (NULL in week 1). A blank week is a job week (JOB) when that degree is
+-- > 0, otherwise NONE. Codes absent from the codebook get $unknown_state.
+-- spell_start is true when the week's state differs from the week before (and in week 1,
+-- because spells are cut at the turn of the year): spells/spells_stage.sql collapses the
+-- year from these rows only, so the collapse needs no sort of all person-weeks.
+-- ISO weeks of a year are consecutive, so week_seq (weeks since Monday 2000-01-03) is
+-- the year's first week_seq + week - 1.
+-- The asset inserts these rows straight into spells.person_weeks inside the transaction
+-- that deletes the year and validates it, so each row is written once.
+-- Parameters: $year, $first_week_seq, $unknown_state
+WITH cb AS (
+    SELECT code, state FROM ref.dream_codebook WHERE code <> ''
 ),
-cb AS (
-    SELECT code, state, exclusion, private_employer FROM ref.dream_codebook WHERE code <> ''
+d AS (
+    SELECT PNR, kom, CAST(week AS INTEGER) AS week,
+           nullif(trim(code), '') AS code, grad,
+           nullif(trim(prev_code), '') AS prev_code, prev_grad
+    FROM _dream_year
 ),
-st AS (
-    SELECT s.state, CAST(s.i - 1 AS UTINYINT) AS state_code
-    FROM (SELECT unnest($alphabet) AS state, generate_subscripts($alphabet, 1) AS i) s
-),
-pw AS (
-    SELECT d.PNR, wk.week, wk.week_start, d.code, CAST(d.kom AS SMALLINT) AS kom,
+mapped AS (
+    SELECT d.PNR, d.kom, d.week, d.code,
            CASE WHEN d.code IS NULL THEN (CASE WHEN d.grad > 0 THEN 'JOB' ELSE 'NONE' END)
                 ELSE coalesce(cb.state, $unknown_state) END AS state,
-           coalesce(cb.exclusion, '') AS exclusion,
-           coalesce(cb.private_employer, false) AS private_employer,
-           cb.code IS NULL AND d.code IS NOT NULL AS unknown_code
-    FROM (SELECT PNR, kom, CAST(week AS SMALLINT) AS week, nullif(trim(code), '') AS code, grad FROM _dream_year) d
-    JOIN wk ON wk.week = d.week
+           CASE WHEN d.week = 1 THEN NULL
+                WHEN d.prev_code IS NULL THEN (CASE WHEN d.prev_grad > 0 THEN 'JOB' ELSE 'NONE' END)
+                ELSE coalesce(pb.state, $unknown_state) END AS prev_state
+    FROM d
     LEFT JOIN cb ON cb.code = d.code
+    LEFT JOIN cb pb ON pb.code = d.prev_code
 )
 SELECT
-    pw.PNR,
+    PNR,
     CAST($year AS SMALLINT) AS year,
-    pw.week,
-    pw.week_start,
-    CAST(date_diff('day', DATE '2000-01-03', pw.week_start) // 7 AS INTEGER) AS week_seq,
-    pw.code,
-    pw.state,
-    st.state_code,
-    pw.state = 'JOB' AS job,
-    pw.exclusion,
-    pw.private_employer,
-    pw.unknown_code,
-    pw.kom
-FROM pw
-LEFT JOIN st ON st.state = pw.state
+    CAST(week AS SMALLINT) AS week,
+    CAST($first_week_seq + week - 1 AS INTEGER) AS week_seq,
+    code,
+    state,
+    CAST(kom AS SMALLINT) AS kom,
+    state IS DISTINCT FROM prev_state AS spell_start
+FROM mapped

@@ -102,3 +102,40 @@ def test_sequence_of_weeks(materialised):
     (seq,) = rows(materialised, "SELECT sequence FROM outcomes.outcomes WHERE PNR = 'W1'")[0]
     assert len(seq) == 104
     assert seq[0] == STATE_INDEX["PASSIVE"] and seq[29] == STATE_INDEX["INTERN"] and seq[59] == STATE_INDEX["CENS"]
+
+
+def _spells_by_hand(db) -> set[tuple]:
+    """Maximal runs of one state per person and year, collapsed here in Python from the
+    person-weeks (an independent oracle for spells/spells_stage.sql)."""
+    out, prev = set(), None
+    for pnr, year, week_seq, state, last_of_prev in rows(
+        db,
+        "SELECT pw.PNR, pw.year, pw.week_seq, pw.state, lp.state FROM spells.person_weeks pw "
+        "LEFT JOIN spells.person_weeks lp ON lp.PNR = pw.PNR AND lp.week_seq = pw.week_seq - 1 AND lp.year = pw.year - 1 "
+        "ORDER BY pw.PNR, pw.week_seq",
+    ):
+        if prev and prev[0] == pnr and prev[1] == year and prev[2] == state and prev[4] == week_seq - 1:
+            prev[4] = week_seq
+            continue
+        if prev:
+            out.add(tuple(prev))
+        prev = [pnr, year, state, week_seq, week_seq, last_of_prev == state]
+    out.add(tuple(prev))
+    return {(p, y, s, a, b, b - a + 1, c) for p, y, s, a, b, c in out}
+
+
+def test_spells_are_the_maximal_runs_of_the_person_weeks(materialised):
+    got = set(rows(materialised, "SELECT PNR, year, state, start_week_seq, end_week_seq, n_weeks, "
+                                 "continues_previous_year FROM spells.spells"))
+    assert got == _spells_by_hand(materialised)
+    # R1 in 2012: nothing, 20 weeks of integration benefit from Monday 27 February, then job weeks
+    # from 16 July; employment is monthly, so the blank week of Monday 24 September is a job
+    # week too (September has a degree > 0): 11 job weeks, then nothing from 1 October
+    r1 = rows(materialised, "SELECT state, DATE '2000-01-03' + 7 * start_week_seq, n_weeks FROM spells.spells "
+                            "WHERE PNR = 'R1' AND year = 2012 ORDER BY start_week_seq")
+    assert r1 == [("NONE", D(2012, 1, 2), 8), ("PASSIVE", D(2012, 2, 27), 20), ("JOB", D(2012, 7, 16), 11),
+                  ("NONE", D(2012, 10, 1), 13)]
+    # K1: the job run that starts in ISO week 53 of 2015 goes on into 2016
+    k1 = rows(materialised, "SELECT state, n_weeks, continues_previous_year FROM spells.spells "
+                            "WHERE PNR = 'K1' AND year = 2016 ORDER BY start_week_seq LIMIT 1")
+    assert k1 == [("JOB", 3, True)]

@@ -31,8 +31,8 @@ def _person_weeks(conn, rows, persons=("a", "b")):
     conn.execute("CREATE OR REPLACE TABLE raw.dream AS SELECT * FROM (VALUES " + ",".join(f"('{p}')" for p in persons) + ") t(PNR)")
     conn.execute(
         "CREATE OR REPLACE TABLE spells.person_weeks AS SELECT * FROM (VALUES " + ",".join(
-            f"('{p}', 2012, {w}, {'NULL' if s is None else repr(s)}, {0 if s else 'NULL'})" for p, w, s in rows
-        ) + ") t(PNR, year, week_seq, state, state_code)"
+            f"('{p}', 2012, {w}, {'NULL' if s is None else repr(s)})" for p, w, s in rows
+        ) + ") t(PNR, year, week_seq, state)"
     )
 
 
@@ -53,6 +53,7 @@ def test_person_week_unique_fails_on_duplicate_person(conn):
 @pytest.mark.parametrize("rows", [
     [("a", 1, "NONE"), ("a", 2, "NONE"), ("b", 1, "NONE")],            # a missing week
     [("a", 1, "NONE"), ("a", 2, None), ("b", 1, "NONE"), ("b", 2, "NONE")],  # a week without a state
+    [("a", 1, "NONE"), ("a", 2, "LIMBO"), ("b", 1, "NONE"), ("b", 2, "NONE")],  # a state not in the alphabet
 ])
 def test_person_weeks_complete_fails(conn, rows):
     _person_weeks(conn, rows)
@@ -61,10 +62,15 @@ def test_person_weeks_complete_fails(conn, rows):
 
 
 def _spells(conn, spells, pw_weeks):
+    """spells: (PNR, start, end, n_weeks[, state]); pw_weeks: PNR -> weeks (state NONE) or (week, state) pairs."""
+    def cell(w):
+        return w if isinstance(w, tuple) else (w, "NONE")
     conn.execute("CREATE OR REPLACE TABLE spells.person_weeks AS SELECT * FROM (VALUES " + ",".join(
-        f"('{p}', 2012, {w})" for p, ws in pw_weeks.items() for w in ws) + ") t(PNR, year, week_seq)")
+        f"('{p}', 2012, {cell(w)[0]}, '{cell(w)[1]}')" for p, ws in pw_weeks.items() for w in ws)
+        + ") t(PNR, year, week_seq, state)")
     conn.execute("CREATE OR REPLACE TABLE stage.spells AS SELECT * FROM (VALUES " + ",".join(
-        f"('{p}', {a}, {b}, {n})" for p, a, b, n in spells) + ") t(PNR, start_week_seq, end_week_seq, n_weeks)")
+        f"('{sp[0]}', {sp[1]}, {sp[2]}, {sp[3]}, '{sp[4] if len(sp) > 4 else 'NONE'}')" for sp in spells)
+        + ") t(PNR, start_week_seq, end_week_seq, n_weeks, state)")
 
 
 def test_spell_checks_pass_on_clean_spells(conn):
@@ -85,6 +91,13 @@ def test_spells_reconcile_fails_when_weeks_are_lost(conn):
     _spells(conn, [("a", 1, 2, 2)], {"a": [1, 2, 3]})
     _, rec = spells_outcomes(conn, 2012)
     assert not rec[0].passed and rec[0].failing_rows == 1
+
+
+def test_spells_reconcile_fails_when_a_spell_swallows_another_state(conn):
+    # the weeks add up, but weeks 3-4 were JOB and the spell says NONE (a missed spell start)
+    _spells(conn, [("a", 1, 4, 4, "NONE")], {"a": [1, 2, (3, "JOB"), (4, "JOB")]})
+    _, rec = spells_outcomes(conn, 2012)
+    assert not rec[0].passed and rec[0].failing_rows == 2
 
 
 # ---------------------------------------------------------------- cohorts
