@@ -369,14 +369,11 @@ def validate_register(
     codelists = reference_codelists()
     fixed = [c for c in register.column_names if c in report.columns]
     outcomes: list[RuleOutcome] = []
-    # One scan of the stage for the fixed columns; the suite then runs on each file's rows
-    # (keys of yearly registers are unique within a year, i.e. within a file).
-    cols = ", ".join(q(c) for c in fixed + ["_source_file", "_source_row"])
-    everything = conn.execute(f"SELECT {cols} FROM {stage}").df()
-    by_file = dict(tuple(everything.groupby("_source_file", sort=False)))
     for lf in report.files:
-        df = by_file.get(lf.name, everything.iloc[0:0]).drop(columns="_source_file").reset_index(drop=True)
+        cols = ", ".join(q(c) for c in fixed + ["_source_row"])
+        df = conn.execute(f"SELECT {cols} FROM {stage} WHERE _source_file = $f", {"f": lf.name}).df()
         exps = register_expectations(register, fixed, codelists)
+        # keys of yearly registers are unique within a year, i.e. within a file
         outcomes += run_expectations(df, exps, file=lf.name, suite_name=f"{register.name}.{lf.name}")
     outcomes += date_range_outcomes(conn, register, report)
     if not register.per_year and len(report.files) > 1:

@@ -138,8 +138,11 @@ def run_expectations(df: pd.DataFrame, expectations: list[Any], *, file: str, su
     gx = _gx()
     df = df.copy()
     for col in df.columns:
-        if df[col].dtype == object and df[col].map(lambda v: isinstance(v, (dt.date,))).any():
-            df[col] = pd.to_datetime(df[col])
+        # columns come typed from DuckDB, so the first value tells whether an object column holds dates
+        if df[col].dtype == object:
+            present = df[col].dropna()
+            if len(present) and isinstance(present.iloc[0], dt.date):
+                df[col] = pd.to_datetime(df[col])
 
     ctx = _gx_context()
     try:
