@@ -21,6 +21,10 @@ Phases, in this order, in one invocation:
 3. ``floor``: DuckDB (in memory, default settings) reading the same DREAM Parquet files
    and unpivoting every ``Y_yyww`` column, counted (``count(*), count(code)``).
 4. ``floor_table``: the same unpivot materialised into a table of a fresh DuckDB file.
+4b. ``floor_load``: every file of the extract read into a table of a fresh DuckDB file
+   (``SELECT *`` per register: no typing, no checks) plus the same unpivot into a table:
+   the two materialisations any load of this extract into a warehouse must do. This is
+   the floor the ratio target is judged against (see RESULTS.md for why).
 5. ``pandas``: the analyst's loop on a sample of persons (iterate persons, iterate the
    weekly columns, map codes through a dict, GRAD for blank weeks, collapse runs to
    spells per year), timed and scaled linearly; its spells are compared with the
@@ -428,6 +432,7 @@ def person_weeks_statement(conn, year: int) -> tuple[str, dict]:
     every = {
         "year": year, "week_pattern": rf"^Y_{yy}\d\d$", "grad_pattern": rf"^GRAD_({year}_\d\d|{year - 1}_12)$",
         "kom_pattern": rf"^NYKOM{year}$", "alphabet": list(ALPHABET), "unknown_state": "OTHER",
+        "first_week_seq": spells_assets.first_week_seq(year),
     }
     named = set(re.findall(r"\$([A-Za-z_]\w*)", re.sub(r"--[^\n]*", "", sql)))
     missing = named - set(every)
