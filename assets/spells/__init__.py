@@ -17,7 +17,7 @@ from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.partitions import previous_year_mapping, register_year_partitions
 from orchestration.resources import Warehouse
-from orchestration.warehouse import check_result, drop_stage, md_table, publish_partition, table_metadata
+from orchestration.warehouse import check_result, md_table, table_metadata
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -91,10 +91,10 @@ def person_weeks_outcomes(conn, year: int, n_weeks: int) -> tuple[RuleOutcome, R
 
 
 def spells_outcomes(conn, year: int) -> tuple[list[RuleOutcome], list[RuleOutcome]]:
-    """Rules on ``stage.spells``: start <= end, no overlaps; spell weeks reconcile with person-weeks
-    per person and state."""
+    """Rules on the year's rows of ``spells.spells`` (inside the publishing transaction): start <= end,
+    no overlaps; spell weeks reconcile with person-weeks per person and state."""
     bad_order, overlaps, not_rec, spell_weeks, pw = conn.execute(sql_text("spells/check_spells"), {"year": year}).fetchall()[0]
-    n = conn.execute("SELECT count(*) FROM stage.spells").fetchall()[0][0]
+    n = conn.execute("SELECT count(*) FROM spells.spells WHERE year = $y", {"y": year}).fetchall()[0][0]
     valid = [
         RuleOutcome("spell_start_le_end", "start_week_seq,end_week_seq", bad_order == 0, int(bad_order), int(n)),
         RuleOutcome("spells_do_not_overlap", "PNR", overlaps == 0, int(overlaps), int(n)),
@@ -230,7 +230,7 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
         "for spells that go on from the previous year. Validated: start <= end, no overlaps, and spell "
         "weeks reconcile with person-weeks."
     ),
-    code_version=code_version(sql=("spells/spells_stage", "spells/check_spells"), modules=("assets.spells",)),
+    code_version=code_version(sql=("spells/spells", "spells/check_spells"), modules=("assets.spells",)),
     check_specs=[
         dg.AssetCheckSpec("spells_valid", asset=["spells", "spells"], blocking=True,
                           description="start <= end, no overlapping spells within a person."),
@@ -241,18 +241,26 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
 )
 def spells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator:
     year = int(context.partition_key)
+    first = first_week_seq(year)
+    params = {"year": year, "first_week_seq": first, "last_week_seq": first + iso_weeks_in_year(year) - 1}
+    query = sql_text("spells/spells")
     with warehouse.connect() as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
-        first = first_week_seq(year)
-        conn.execute(sql_text("spells/spells_stage"),
-                     {"year": year, "first_week_seq": first, "last_week_seq": first + iso_weeks_in_year(year) - 1})
-        valid, rec = spells_outcomes(conn, year)
+        _ensure_layout(context, conn, "spells.spells", query, params)
+        # written once, validated in place, rolled back (the last good year stays) if a rule breaks
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute("DELETE FROM spells.spells WHERE year = $year", {"year": year})
+            conn.execute(f"INSERT INTO spells.spells BY NAME {query}", params)
+            valid, rec = spells_outcomes(conn, year)
+            ok = all(o.passed for o in valid + rec)
+            conn.execute("COMMIT" if ok else "ROLLBACK")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
         yield check_result("spells_valid", valid)
         yield check_result("spells_reconcile_with_person_weeks", rec)
-        if not all(o.passed for o in valid + rec):
-            drop_stage(conn, "spells")
+        if not ok:
             raise dg.Failure(description=f"spells.spells {year} not published: " + "; ".join(o.message() for o in valid + rec if not o.passed))
-        publish_partition(conn, "spells", "spells", partition_column="year", partition_values=[year])
         lengths = conn.execute(
             "SELECT state, count(*) AS spells, round(avg(n_weeks), 1) AS mean_weeks, "
             "median(n_weeks) AS median_weeks FROM spells.spells WHERE year = $y GROUP BY state ORDER BY spells DESC",

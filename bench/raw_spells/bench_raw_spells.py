@@ -327,7 +327,7 @@ def analyst_spells(df, codebook: dict[str, str], week_cols: list[str]) -> tuple[
     A week's state is ``codebook[code]`` (unknown codes -> OTHER); a blank week is JOB
     when ``GRAD_<yyyy>_<mm>`` of the month holding the week's Monday is > 0, else NONE.
     Spells are maximal runs of one state within a calendar (ISO) year, as in
-    ``sql/spells/spells_stage.sql``: (PNR, year, state, start_week_seq, end_week_seq, n_weeks).
+    ``sql/spells/spells.sql``: (PNR, year, state, start_week_seq, end_week_seq, n_weeks).
     """
     import math
 

@@ -6,7 +6,7 @@
 -- the week before (NULL in week 1). A blank week is a job week (JOB) when that degree is
 -- > 0, otherwise NONE. Codes absent from the codebook get $unknown_state.
 -- spell_start is true when the week's state differs from the week before (and in week 1,
--- because spells are cut at the turn of the year): spells/spells_stage.sql collapses the
+-- because spells are cut at the turn of the year): spells/spells.sql collapses the
 -- year from these rows only, so the collapse needs no sort of all person-weeks.
 -- ISO weeks of a year are consecutive, so week_seq (weeks since Monday 2000-01-03) is
 -- the year's first week_seq + week - 1.
@@ -17,9 +17,8 @@ WITH cb AS (
     SELECT code, state FROM ref.dream_codebook WHERE code <> ''
 ),
 d AS (
-    SELECT PNR, kom, CAST(week AS INTEGER) AS week,
-           nullif(trim(code), '') AS code, grad,
-           nullif(trim(prev_code), '') AS prev_code, prev_grad
+    -- raw.dream's codes are already trimmed, with blanks as NULL (typed by the contract)
+    SELECT PNR, kom, CAST(week AS INTEGER) AS week, code, grad, prev_code, prev_grad
     FROM _dream_year
 ),
 mapped AS (

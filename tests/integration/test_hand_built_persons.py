@@ -106,7 +106,7 @@ def test_sequence_of_weeks(materialised):
 
 def _spells_by_hand(db) -> set[tuple]:
     """Maximal runs of one state per person and year, collapsed here in Python from the
-    person-weeks (an independent oracle for spells/spells_stage.sql)."""
+    person-weeks (an independent oracle for sql/spells/spells.sql)."""
     out, prev = set(), None
     for pnr, year, week_seq, state, last_of_prev in rows(
         db,

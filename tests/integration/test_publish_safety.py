@@ -102,3 +102,24 @@ def test_failed_check_stops_downstream_and_keeps_last_good(defs, resources, inst
     assert "spells__spells" not in skipped_or_not_run
     assert q(db, "SELECT count(*) FROM spells.person_weeks WHERE year = 2012") == good_pw
     assert q(db, "SELECT count(*) FROM spells.spells WHERE year = 2012") == good_spells
+
+
+def test_failed_spells_check_rolls_the_year_back(defs, resources, instance):
+    import dagster as dg
+
+    landing = resources["landing"].root
+    db = resources["warehouse"].database
+    write_delivery(persons(), landing, YEARS)
+    assert run_job(defs, "load_registers", instance=instance).success
+    assert run_job(defs, "register_years", instance=instance, partition="2012").success
+    good = q(db, "SELECT PNR, state, start_week_seq, end_week_seq FROM spells.spells WHERE year = 2012 ORDER BY ALL")
+
+    # a person-week goes missing behind the pipeline's back: the rewritten spells no longer
+    # reconcile with the person-weeks, so the year's new rows are rolled back
+    with duckdb.connect(db) as conn:
+        conn.execute("DELETE FROM spells.person_weeks WHERE year = 2012 AND week = 20 AND PNR = "
+                     "(SELECT min(PNR) FROM spells.person_weeks)")
+    step = run_job(defs, "register_years", instance=instance, partition="2012",
+                   selection=[dg.AssetKey(["spells", "spells"])])
+    assert not step.success and "spell_weeks_equal_person_weeks" in step.error
+    assert q(db, "SELECT PNR, state, start_week_seq, end_week_seq FROM spells.spells WHERE year = 2012 ORDER BY ALL") == good

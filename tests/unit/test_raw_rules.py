@@ -195,3 +195,38 @@ def test_key_unique_across_files_fails(landing):
     _, _, outcomes = load(landing, "DREAM")
     o = the_failure(outcomes, "expect_compound_columns_to_be_unique_across_files", "PNR")
     assert o.failing_rows == 2
+
+
+def test_files_with_different_layouts_are_staged_in_groups(landing):
+    """Parquet files that share their columns and types are read by one statement; a file
+    with another layout (here: an optional column missing, KOM as text) and a CSV file are
+    staged on their own. Rows, years from the file names and source row numbers stay per file."""
+    rewrite(landing, "BEF", "BEF2013.parquet",
+            lambda d: d.drop("INDVAN_SENESTE").with_columns(pl.col("KOM").cast(pl.Utf8)))
+    pl.read_parquet(landing / "BEF" / "BEF2012.parquet").write_csv(landing / "BEF" / "BEF2014.csv")
+    conn, report, outcomes = load(landing, "BEF")
+    assert failures(outcomes) == [], [o.message() for o in failures(outcomes)]
+    stage = raw.stage_table(REGISTERS["BEF"])
+    got = conn.execute(
+        f"SELECT _source_file, AAR, count(*), min(_source_row), max(_source_row), count(INDVAN_SENESTE), "
+        f"count(DISTINCT KOM) FROM {stage} GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    n = report.rows["BEF2012.parquet"]
+    assert n > 0 and report.rows == {"BEF2012.parquet": n, "BEF2013.parquet": report.rows["BEF2013.parquet"],
+                                     "BEF2014.csv": n}
+    assert [(f, y, c, lo, hi) for f, y, c, lo, hi, _, _ in got] == [
+        ("BEF2012.parquet", 2012, n, 1, n),
+        ("BEF2013.parquet", 2013, report.rows["BEF2013.parquet"], 1, report.rows["BEF2013.parquet"]),
+        ("BEF2014.csv", 2014, n, 1, n),
+    ]
+    assert got[1][5] == 0  # the column the 2013 file lacks is missing there, not invented
+    assert all(r[6] >= 1 for r in got)  # KOM typed from text as from integers
+
+
+def test_publish_renames_the_stage_and_keeps_source_rows(landing):
+    conn, report, outcomes = load(landing, "DREAM")
+    assert failures(outcomes) == []
+    n = raw.publish_register(conn, REGISTERS["DREAM"], report, "run-1")
+    tables = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}
+    assert tables == {"dream", "load_audit"}
+    assert conn.execute("SELECT count(*), count(DISTINCT (_source_file, _source_row)) FROM raw.dream").fetchall() == [(n, n)]

@@ -68,9 +68,9 @@ def _spells(conn, spells, pw_weeks):
     conn.execute("CREATE OR REPLACE TABLE spells.person_weeks AS SELECT * FROM (VALUES " + ",".join(
         f"('{p}', 2012, {cell(w)[0]}, '{cell(w)[1]}')" for p, ws in pw_weeks.items() for w in ws)
         + ") t(PNR, year, week_seq, state)")
-    conn.execute("CREATE OR REPLACE TABLE stage.spells AS SELECT * FROM (VALUES " + ",".join(
-        f"('{sp[0]}', {sp[1]}, {sp[2]}, {sp[3]}, '{sp[4] if len(sp) > 4 else 'NONE'}')" for sp in spells)
-        + ") t(PNR, start_week_seq, end_week_seq, n_weeks, state)")
+    conn.execute("CREATE OR REPLACE TABLE spells.spells AS SELECT * FROM (VALUES " + ",".join(
+        f"('{sp[0]}', 2012, {sp[1]}, {sp[2]}, {sp[3]}, '{sp[4] if len(sp) > 4 else 'NONE'}')" for sp in spells)
+        + ") t(PNR, year, start_week_seq, end_week_seq, n_weeks, state)")
 
 
 def test_spell_checks_pass_on_clean_spells(conn):

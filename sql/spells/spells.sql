@@ -6,8 +6,9 @@
 -- against the person-weeks (weeks per person and state).
 -- A spell that goes on from the last week of the previous year is flagged, so "a new
 -- spell" can be told from a continuing one.
+-- The asset inserts these rows straight into spells.spells inside the transaction that
+-- deletes the year and validates it (check_spells.sql), so each row is written once.
 -- Parameters: $year, $first_week_seq, $last_week_seq (week_seq of the year's first and last ISO week)
-CREATE OR REPLACE TABLE stage.spells AS
 WITH runs AS (
     SELECT PNR, state, week_seq AS start_week_seq,
            lead(week_seq, 1, $last_week_seq + 1) OVER (PARTITION BY PNR ORDER BY week_seq) - 1 AS end_week_seq
