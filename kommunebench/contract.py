@@ -249,6 +249,19 @@ def render_markdown() -> str:
         for w in reg.wide:
             out.append(f"| `{w.name}` (`{w.pattern}`) | {w.dtype} | family | {w.codelist or ''} | {w.description} |")
         out.append("")
+    out += [
+        "## Columns the loader adds",
+        "",
+        "Every table `raw.<register>` also has, for lineage:",
+        "",
+        "- `_source_file`: the name of the delivered file the row came from;",
+        "- `_source_row`: the row's number within that file, from 1;",
+        "- `AAR` (yearly registers whose files have no `AAR` column): the year in the file name.",
+        "",
+        "Each published load is listed in `raw.load_audit` (file, format, encoding, size, sha256, "
+        "rows, load time, Dagster run id).",
+        "",
+    ]
     out += ["## Code lists", ""]
     for name, values in CODELISTS.items():
         out.append(f"- `{name}`: {', '.join(map(str, sorted(values, key=str)))}")
