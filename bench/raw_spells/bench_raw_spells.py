@@ -270,24 +270,32 @@ def phase_floor(out: Path) -> dict:
             "person_weeks": int(n), "coded_weeks": int(n_code)}
 
 
-def phase_floor_table(out: Path) -> dict:
+def _timed_fresh_db(out: Path, name: str, work) -> dict:
+    """Run ``work(conn)`` on a fresh DuckDB file (default settings), timed from connect to
+    close; the file is removed afterwards. ``work`` returns extra figures for the result."""
     import duckdb
 
-    files = dream_files(out / "landing")
-    db = out / "floor.duckdb"
+    db = out / name
     for p in (db, db.with_name(db.name + ".wal")):
         p.unlink(missing_ok=True)
     cpu0 = cpu_seconds()
     t = time.perf_counter()
     conn = duckdb.connect(str(db))
-    conn.execute(FLOOR_TABLE_SQL, {"files": files})
-    n = conn.execute("SELECT count(*) FROM person_weeks").fetchall()[0][0]
+    extra = work(conn)
     conn.close()
     wall = time.perf_counter() - t
     size = db.stat().st_size
     db.unlink()
-    return {"wall": wall, "cpu": cpu_seconds() - cpu0, "peak_rss": peak_rss_bytes(),
-            "person_weeks": int(n), "file_bytes": size}
+    return {"wall": wall, "cpu": cpu_seconds() - cpu0, "peak_rss": peak_rss_bytes(), "file_bytes": size, **extra}
+
+
+def _unpivot_into_table(conn, landing: Path) -> dict:
+    conn.execute(FLOOR_TABLE_SQL, {"files": dream_files(landing)})
+    return {"person_weeks": int(conn.execute("SELECT count(*) FROM person_weeks").fetchall()[0][0])}
+
+
+def phase_floor_table(out: Path) -> dict:
+    return _timed_fresh_db(out, "floor.duckdb", lambda conn: _unpivot_into_table(conn, out / "landing"))
 
 
 def phase_floor_load(out: Path) -> dict:
@@ -295,30 +303,18 @@ def phase_floor_load(out: Path) -> dict:
     register, ``SELECT *``: no typing, no checks), plus DREAM's weekly columns unpivoted
     into ``(PNR, col, code)``: the two materialisations any warehouse load of this extract
     has to do, and nothing else."""
-    import duckdb
-
     landing = out / "landing"
-    db = out / "floor_load.duckdb"
-    for p in (db, db.with_name(db.name + ".wal")):
-        p.unlink(missing_ok=True)
-    registers = sorted(d.name for d in landing.iterdir() if d.is_dir())
-    cpu0 = cpu_seconds()
-    t = time.perf_counter()
-    conn = duckdb.connect(str(db))
-    rows = {}
-    for reg in registers:
-        files = sorted(str(p) for p in (landing / reg).glob("*.parquet"))
-        conn.execute(f'CREATE TABLE "{reg.lower()}" AS SELECT * FROM read_parquet($files, union_by_name = true)',
-                     {"files": files})
-        rows[reg] = conn.execute(f'SELECT count(*) FROM "{reg.lower()}"').fetchall()[0][0]
-    conn.execute(FLOOR_TABLE_SQL, {"files": dream_files(landing)})
-    n = conn.execute("SELECT count(*) FROM person_weeks").fetchall()[0][0]
-    conn.close()
-    wall = time.perf_counter() - t
-    size = db.stat().st_size
-    db.unlink()
-    return {"wall": wall, "cpu": cpu_seconds() - cpu0, "peak_rss": peak_rss_bytes(),
-            "person_weeks": int(n), "register_rows": rows, "file_bytes": size}
+
+    def work(conn) -> dict:
+        rows = {}
+        for reg in sorted(d.name for d in landing.iterdir() if d.is_dir()):
+            files = sorted(str(p) for p in (landing / reg).glob("*.parquet"))
+            conn.execute(f'CREATE TABLE "{reg.lower()}" AS SELECT * FROM read_parquet($files, union_by_name = true)',
+                         {"files": files})
+            rows[reg] = conn.execute(f'SELECT count(*) FROM "{reg.lower()}"').fetchall()[0][0]
+        return {**_unpivot_into_table(conn, landing), "register_rows": rows}
+
+    return _timed_fresh_db(out, "floor_load.duckdb", work)
 
 
 def analyst_spells(df, codebook: dict[str, str], week_cols: list[str]) -> tuple[list[tuple], list[tuple]]:

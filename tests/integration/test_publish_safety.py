@@ -75,12 +75,16 @@ def test_unchanged_files_are_not_reread(defs, resources, instance):
     assert [m.asset_materialization.metadata["reloaded"].value for m in mats] == [False, True]
 
 
-def test_failed_check_stops_downstream_and_keeps_last_good(defs, resources, instance):
-    landing = resources["landing"].root
-    db = resources["warehouse"].database
-    write_delivery(persons(), landing, YEARS)
+def _good_2012(defs, resources, instance) -> str:
+    """A good delivery loaded and register year 2012 built; returns the warehouse path."""
+    write_delivery(persons(), resources["landing"].root, YEARS)
     assert run_job(defs, "load_registers", instance=instance).success
     assert run_job(defs, "register_years", instance=instance, partition="2012").success
+    return resources["warehouse"].database
+
+
+def test_failed_check_stops_downstream_and_keeps_last_good(defs, resources, instance):
+    db = _good_2012(defs, resources, instance)
     good_pw = q(db, "SELECT count(*) FROM spells.person_weeks WHERE year = 2012")
     good_spells = q(db, "SELECT count(*) FROM spells.spells WHERE year = 2012")
 
@@ -107,11 +111,7 @@ def test_failed_check_stops_downstream_and_keeps_last_good(defs, resources, inst
 def test_failed_spells_check_rolls_the_year_back(defs, resources, instance):
     import dagster as dg
 
-    landing = resources["landing"].root
-    db = resources["warehouse"].database
-    write_delivery(persons(), landing, YEARS)
-    assert run_job(defs, "load_registers", instance=instance).success
-    assert run_job(defs, "register_years", instance=instance, partition="2012").success
+    db = _good_2012(defs, resources, instance)
     good = q(db, "SELECT PNR, state, start_week_seq, end_week_seq FROM spells.spells WHERE year = 2012 ORDER BY ALL")
 
     # a person-week goes missing behind the pipeline's back: the rewritten spells no longer
