@@ -109,7 +109,8 @@ def spells_outcomes(conn, year: int) -> tuple[list[RuleOutcome], list[RuleOutcom
 
 def _ensure_layout(context, conn, table: str, query: str, params: dict) -> None:
     """Create the table with the query's columns; a table left by an older layout of the
-    query is replaced (its code version changed, so every partition is stale anyway)."""
+    query is replaced (its code version changed, so every partition is stale anyway).
+    Called inside the asset's transaction, so a run that fails its checks keeps the old table."""
     want = conn.execute(f"DESCRIBE {query}", params).fetchall()
     schema, name = table.split(".")
     have = conn.execute(
@@ -179,11 +180,12 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
         conn.execute(dream_year_view(year, weeks, set(cols)))
         query = sql_text("spells/person_weeks")
         conn.execute("CREATE SCHEMA IF NOT EXISTS spells")
-        _ensure_layout(context, conn, "spells.person_weeks", query, params)
         # stage -> validate -> publish in one transaction: the year's rows are written once,
-        # validated in place, and rolled back (the last good year stays) if a rule breaks
+        # validated in place, and rolled back (the last good year stays) if a rule breaks;
+        # a table of an older layout is replaced inside the same transaction
         conn.execute("BEGIN TRANSACTION")
         try:
+            _ensure_layout(context, conn, "spells.person_weeks", query, params)
             conn.execute("DELETE FROM spells.person_weeks WHERE year = $year", {"year": year})
             conn.execute(f"INSERT INTO spells.person_weeks BY NAME {query}", params)
             unique, complete = person_weeks_outcomes(conn, year, n_weeks)
@@ -245,10 +247,12 @@ def spells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator:
     params = {"year": year, "first_week_seq": first, "last_week_seq": first + iso_weeks_in_year(year) - 1}
     query = sql_text("spells/spells")
     with warehouse.connect() as conn:
-        _ensure_layout(context, conn, "spells.spells", query, params)
-        # written once, validated in place, rolled back (the last good year stays) if a rule breaks
+        conn.execute("CREATE SCHEMA IF NOT EXISTS spells")
+        # written once, validated in place, rolled back (the last good year stays) if a rule
+        # breaks; a table of an older layout is replaced inside the same transaction
         conn.execute("BEGIN TRANSACTION")
         try:
+            _ensure_layout(context, conn, "spells.spells", query, params)
             conn.execute("DELETE FROM spells.spells WHERE year = $year", {"year": year})
             conn.execute(f"INSERT INTO spells.spells BY NAME {query}", params)
             valid, rec = spells_outcomes(conn, year)

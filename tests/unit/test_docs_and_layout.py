@@ -44,7 +44,16 @@ def test_table_of_an_older_layout_is_replaced():
     # an older layout (a column the query no longer has): replaced, with a warning
     conn.execute("CREATE OR REPLACE TABLE spells.t AS SELECT 'a' AS PNR, CAST(2012 AS SMALLINT) AS year, "
                  "DATE '2012-01-02' AS week_start")
+    # inside the asset's transaction: a run that then fails its checks keeps the old table
+    conn.execute("BEGIN TRANSACTION")
     _ensure_layout(ctx, conn, "spells.t", query, {"year": 2013})
+    conn.execute("ROLLBACK")
+    assert [r[0] for r in conn.execute("DESCRIBE spells.t").fetchall()] == ["PNR", "year", "week_start"]
+    assert conn.execute("SELECT count(*) FROM spells.t").fetchall() == [(1,)]
+    ctx.log.warnings.clear()
+    conn.execute("BEGIN TRANSACTION")
+    _ensure_layout(ctx, conn, "spells.t", query, {"year": 2013})
+    conn.execute("COMMIT")
     cols = [r[0] for r in conn.execute("DESCRIBE spells.t").fetchall()]
     assert cols == ["PNR", "year", "spell_start"]
     assert conn.execute("SELECT count(*) FROM spells.t").fetchall() == [(0,)]
