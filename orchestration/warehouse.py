@@ -25,6 +25,30 @@ def count_rows(conn: duckdb.DuckDBPyConnection, table: str, where: str = "", par
     return int(conn.execute(f"SELECT count(*) FROM {table} {where}", params or {}).fetchall()[0][0])
 
 
+def ensure_layout(conn: duckdb.DuckDBPyConnection, table: str, query: str, params: dict | None = None) -> bool:
+    """Create ``schema.table`` with the columns of ``query`` (empty). A table left by an
+    older layout of the query (other columns or types) is replaced, with a warning: its
+    code version changed, so every partition is stale anyway. Call it inside the asset's
+    transaction, so a run that fails its checks keeps the old table. Returns True when
+    a table was replaced."""
+    schema, name = table.split(".")
+    target = f"{q(schema)}.{q(name)}"
+    want = conn.execute(f"DESCRIBE {query}", params or {}).fetchall()
+    have = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $s AND table_name = $t "
+        "ORDER BY ordinal_position", {"s": schema, "t": name},
+    ).fetchall()
+    replaced = bool(have) and [(r[0], r[1]) for r in want] != [(r[0], r[1]) for r in have]
+    if replaced:
+        dg.get_dagster_logger().warning(
+            f"{table} has an older column layout; it is replaced, and every partition of it must be "
+            "materialised again (kommunebench run)"
+        )
+        conn.execute(f"DROP TABLE {target}")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS {query} LIMIT 0", params or {})
+    return replaced
+
+
 def publish_partition(
     conn: duckdb.DuckDBPyConnection,
     schema: str,
@@ -47,7 +71,7 @@ def publish_partition(
         if partition_column is None:
             conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {stage}")
         else:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {stage} LIMIT 0")
+            ensure_layout(conn, f"{schema}.{table}", f"SELECT * FROM {stage}")
             conn.execute(
                 f"DELETE FROM {target} WHERE list_contains($vals, {q(partition_column)})",
                 {"vals": list(partition_values)},

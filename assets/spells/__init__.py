@@ -17,7 +17,7 @@ from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.partitions import previous_year_mapping, register_year_partitions
 from orchestration.resources import Warehouse
-from orchestration.warehouse import check_result, md_table, table_metadata
+from orchestration.warehouse import check_result, ensure_layout, md_table, table_metadata
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -107,25 +107,6 @@ def spells_outcomes(conn, year: int) -> tuple[list[RuleOutcome], list[RuleOutcom
     return valid, rec
 
 
-def _ensure_layout(context, conn, table: str, query: str, params: dict) -> None:
-    """Create the table with the query's columns; a table left by an older layout of the
-    query is replaced (its code version changed, so every partition is stale anyway).
-    Called inside the asset's transaction, so a run that fails its checks keeps the old table."""
-    want = conn.execute(f"DESCRIBE {query}", params).fetchall()
-    schema, name = table.split(".")
-    have = conn.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $s AND table_name = $t "
-        "ORDER BY ordinal_position", {"s": schema, "t": name},
-    ).fetchall()
-    if have and [(r[0], r[1]) for r in want] != [(r[0], r[1]) for r in have]:
-        context.log.warning(
-            f"{table} has an older column layout; it is replaced, and every register year must be "
-            "materialised again (kommunebench run, or the register_years job)"
-        )
-        conn.execute(f"DROP TABLE {table}")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} AS {query} LIMIT 0", params)
-
-
 def _content_version(conn, table: str, year: int) -> str:
     n, h = conn.execute(
         f"SELECT count(*), coalesce(bit_xor(hash(PNR, week_seq, state, kom, code)), 0) FROM {table} WHERE year = $y",
@@ -185,7 +166,7 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
         # a table of an older layout is replaced inside the same transaction
         conn.execute("BEGIN TRANSACTION")
         try:
-            _ensure_layout(context, conn, "spells.person_weeks", query, params)
+            ensure_layout(conn, "spells.person_weeks", query, params)
             conn.execute("DELETE FROM spells.person_weeks WHERE year = $year", {"year": year})
             conn.execute(f"INSERT INTO spells.person_weeks BY NAME {query}", params)
             unique, complete = person_weeks_outcomes(conn, year, n_weeks)
@@ -252,7 +233,7 @@ def spells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator:
         # breaks; a table of an older layout is replaced inside the same transaction
         conn.execute("BEGIN TRANSACTION")
         try:
-            _ensure_layout(context, conn, "spells.spells", query, params)
+            ensure_layout(conn, "spells.spells", query, params)
             conn.execute("DELETE FROM spells.spells WHERE year = $year", {"year": year})
             conn.execute(f"INSERT INTO spells.spells BY NAME {query}", params)
             valid, rec = spells_outcomes(conn, year)
