@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import dagster as dg
 import duckdb
@@ -10,6 +10,8 @@ import pandas as pd
 
 from kommunebench.raw import q
 from kommunebench.validation import RuleOutcome
+
+T = TypeVar("T")
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -47,6 +49,38 @@ def ensure_layout(conn: duckdb.DuckDBPyConnection, table: str, query: str, param
         conn.execute(f"DROP TABLE {target}")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS {query} LIMIT 0", params or {})
     return replaced
+
+
+def write_partition_checked(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    query: str,
+    params: dict,
+    *,
+    partition_column: str,
+    partition_value: Any,
+    check: Callable[[], T],
+    passed: Callable[[T], bool],
+) -> tuple[bool, T]:
+    """Write a partition once and validate it in place: in one transaction, replace the
+    partition's rows of ``schema.table`` with the rows of ``query`` (a table of an older
+    layout is replaced), run ``check()`` on them, and COMMIT when ``passed`` says so,
+    otherwise ROLLBACK, so the last good partition stays. Returns (committed, checks)."""
+    schema, name = table.split(".")
+    target = f"{q(schema)}.{q(name)}"
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        ensure_layout(conn, table, query, params)
+        conn.execute(f"DELETE FROM {target} WHERE {q(partition_column)} = $value", {"value": partition_value})
+        conn.execute(f"INSERT INTO {target} BY NAME {query}", params)
+        result = check()
+        ok = bool(passed(result))
+        conn.execute("COMMIT" if ok else "ROLLBACK")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return ok, result
 
 
 def publish_partition(

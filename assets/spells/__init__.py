@@ -17,7 +17,7 @@ from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.partitions import previous_year_mapping, register_year_partitions
 from orchestration.resources import Warehouse
-from orchestration.warehouse import check_result, ensure_layout, md_table, table_metadata
+from orchestration.warehouse import check_result, md_table, table_metadata, write_partition_checked
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -160,21 +160,13 @@ def person_weeks(context: dg.AssetExecutionContext, config: PersonWeeksConfig, w
         context.log.info(f"person_weeks {year}: unpivoting {len(weeks)} weekly columns")
         conn.execute(dream_year_view(year, weeks, set(cols)))
         query = sql_text("spells/person_weeks")
-        conn.execute("CREATE SCHEMA IF NOT EXISTS spells")
         # stage -> validate -> publish in one transaction: the year's rows are written once,
-        # validated in place, and rolled back (the last good year stays) if a rule breaks;
-        # a table of an older layout is replaced inside the same transaction
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            ensure_layout(conn, "spells.person_weeks", query, params)
-            conn.execute("DELETE FROM spells.person_weeks WHERE year = $year", {"year": year})
-            conn.execute(f"INSERT INTO spells.person_weeks BY NAME {query}", params)
-            unique, complete = person_weeks_outcomes(conn, year, n_weeks)
-            ok = unique.passed and complete.passed and layout.passed
-            conn.execute("COMMIT" if ok else "ROLLBACK")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
+        # validated in place, and rolled back (the last good year stays) if a rule breaks
+        ok, (unique, complete) = write_partition_checked(
+            conn, "spells.person_weeks", query, params, partition_column="year", partition_value=year,
+            check=lambda: person_weeks_outcomes(conn, year, n_weeks),
+            passed=lambda r: r[0].passed and r[1].passed and layout.passed,
+        )
         yield check_result("person_week_unique", [unique])
         yield check_result("person_weeks_complete", [complete, layout])
         if not ok:
@@ -228,20 +220,12 @@ def spells(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator:
     params = {"year": year, "first_week_seq": first, "last_week_seq": first + iso_weeks_in_year(year) - 1}
     query = sql_text("spells/spells")
     with warehouse.connect() as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS spells")
-        # written once, validated in place, rolled back (the last good year stays) if a rule
-        # breaks; a table of an older layout is replaced inside the same transaction
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            ensure_layout(conn, "spells.spells", query, params)
-            conn.execute("DELETE FROM spells.spells WHERE year = $year", {"year": year})
-            conn.execute(f"INSERT INTO spells.spells BY NAME {query}", params)
-            valid, rec = spells_outcomes(conn, year)
-            ok = all(o.passed for o in valid + rec)
-            conn.execute("COMMIT" if ok else "ROLLBACK")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
+        # written once, validated in place, rolled back (the last good year stays) if a rule breaks
+        ok, (valid, rec) = write_partition_checked(
+            conn, "spells.spells", query, params, partition_column="year", partition_value=year,
+            check=lambda: spells_outcomes(conn, year),
+            passed=lambda r: all(o.passed for o in r[0] + r[1]),
+        )
         yield check_result("spells_valid", valid)
         yield check_result("spells_reconcile_with_person_weeks", rec)
         if not ok:
