@@ -144,6 +144,7 @@ def sequence_analysis(context: dg.AssetExecutionContext, config: SequenceConfig,
 
     from assets.reports.adapt import chronogram_for_report
     from kommunebench.report import chronogram_png
+    from kommunebench.report.static import silhouette_png, typology_png
 
     chrono = chronogram_for_report(frames["sequences.state_distribution"])
     meta_sd = {"dagster/row_count": rows["sequences.state_distribution"], "dagster/column_schema": schemas["sequences.state_distribution"],
@@ -156,67 +157,11 @@ def sequence_analysis(context: dg.AssetExecutionContext, config: SequenceConfig,
     yield dg.MaterializeResult(asset_key=["sequences", "cluster_solution"], metadata={
         "dagster/row_count": rows["sequences.assignments"], "dagster/column_schema": schemas["sequences.assignments"],
         "quality": md_table(quality),
-        "silhouette": png_markdown(_silhouette_png(quality), "average silhouette by k"),
+        "silhouette": png_markdown(silhouette_png(quality), "average silhouette by k"),
         "runs": json.dumps(infos, default=str), "settings": config.model_dump_json()})
     clusters = frames["sequences.clusters"]
     yield dg.MaterializeResult(asset_key=["sequences", "typology"], metadata={
         "dagster/row_count": rows["sequences.clusters"], "dagster/column_schema": schemas["sequences.clusters"],
         "typology": md_table(clusters.drop(columns=[c for c in clusters.columns if c.startswith("medoid")], errors="ignore")),
-        "cluster_chronograms": png_markdown(_typology_png(frames["sequences.cluster_state_distribution"]), "state distribution per cluster"),
+        "cluster_chronograms": png_markdown(typology_png(frames["sequences.cluster_state_distribution"]), "state distribution per cluster"),
     })
-
-
-def _silhouette_png(quality: pd.DataFrame) -> bytes:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
-    asw = "asw" if "asw" in quality.columns else [c for c in quality.columns if "sil" in c.lower() or "asw" in c.lower()][0]
-    for g, d in quality.groupby("target_group"):
-        ax.plot(d["k"], d[asw], marker="o", label=g)
-        chosen = d[d["chosen"]]
-        ax.scatter(chosen["k"], chosen[asw], s=120, facecolors="none", edgecolors="black")
-    ax.set_xlabel("number of clusters k")
-    ax.set_ylabel("weighted average silhouette")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _typology_png(cluster_sd: pd.DataFrame) -> bytes:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from kommunebench.states import ALPHABET, COLOURS
-
-    groups = list(cluster_sd["target_group"].unique())
-    kmax = int(cluster_sd["cluster"].max()) + 1
-    fig, axes = plt.subplots(len(groups), kmax, figsize=(2.2 * kmax, 1.8 * len(groups)), dpi=90, squeeze=False, sharey=True)
-    share = "share" if "share" in cluster_sd.columns else "freq"
-    for i, g in enumerate(groups):
-        for k in range(kmax):
-            ax = axes[i][k]
-            d = cluster_sd[(cluster_sd["target_group"] == g) & (cluster_sd["cluster"] == k)]
-            if d.empty:
-                ax.axis("off")
-                continue
-            wide = d.pivot_table(index="week", columns="state", values=share, aggfunc="sum").reindex(columns=list(ALPHABET)).fillna(0)
-            ax.stackplot(wide.index, wide.T.values, colors=[COLOURS[s] for s in ALPHABET], linewidth=0)
-            ax.set_title(f"{g[:12]} {k}", fontsize=7)
-            ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()

@@ -73,6 +73,45 @@ def chronogram_png(chronogram: pd.DataFrame, *, dpi: int = 90) -> bytes:
     return _png(fig, dpi)
 
 
+def silhouette_png(quality: pd.DataFrame, *, dpi: int = 100) -> bytes:
+    """Weighted average silhouette by number of clusters, one line per target group, the
+    chosen k circled."""
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
+    asw = "asw" if "asw" in quality.columns else [c for c in quality.columns if "sil" in c.lower() or "asw" in c.lower()][0]
+    for g, d in quality.groupby("target_group"):
+        ax.plot(d["k"], d[asw], marker="o", label=g)
+        chosen = d[d["chosen"]]
+        ax.scatter(chosen["k"], chosen[asw], s=120, facecolors="none", edgecolors="black")
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("weighted average silhouette")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig, dpi)
+
+
+def typology_png(cluster_sd: pd.DataFrame, *, dpi: int = 90) -> bytes:
+    """State distribution per week of each cluster: one row of panels per target group."""
+    groups = list(cluster_sd["target_group"].unique())
+    kmax = int(cluster_sd["cluster"].max()) + 1
+    fig = Figure(figsize=(2.2 * kmax, 1.8 * len(groups)))
+    axes = fig.subplots(len(groups), kmax, squeeze=False, sharey=True)
+    share = "share" if "share" in cluster_sd.columns else "freq"
+    for i, g in enumerate(groups):
+        for k in range(kmax):
+            ax = axes[i][k]
+            d = cluster_sd[(cluster_sd["target_group"] == g) & (cluster_sd["cluster"] == k)]
+            if d.empty:
+                ax.axis("off")
+                continue
+            wide = d.pivot_table(index="week", columns="state", values=share, aggfunc="sum").reindex(columns=list(ALPHABET)).fillna(0)
+            ax.stackplot(wide.index, wide.T.values, colors=[COLOURS[s] for s in ALPHABET], linewidth=0)
+            ax.set_title(f"{g[:12]} {k}", fontsize=7)
+            ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return _png(fig, dpi)
+
+
 def funnel_png(league: pd.DataFrame, target_group: str, measure: str, *, dpi: int = 90) -> bytes:
     """Observed/expected events against expected events with the rows' funnel limits."""
     sub = _subset(league, target_group, measure)

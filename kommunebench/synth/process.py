@@ -209,6 +209,13 @@ def simulate_chunk(
         else:
             rem[idx] = 0
 
+    def enter_activation(idx: np.ndarray) -> None:
+        """Enter company internship or wage subsidy (private or public) by the activation split."""
+        if len(idx):
+            kind = np.searchsorted(split, rng.random(len(idx)))
+            for k, s in enumerate((INTERN_PRIV, INTERN_PUB, WS_PRIV, WS_PUB)):
+                enter(idx[kind == k], s)
+
     def initial_state(idx: np.ndarray, age: np.ndarray) -> None:
         """State of persons present at the start of the grid (or arriving)."""
         if len(idx) == 0:
@@ -420,11 +427,7 @@ def simulate_chunk(
             H = np.vstack([h_job, h_act, h_up, h_dan, h_sick * calm, h_edu * calm, h_off, h_oth * calm, h_dis * calm])
             dest = _compete(rng, H)
             draw_job(idx[dest == 0])
-            act = idx[dest == 1]
-            if len(act):
-                kind = np.searchsorted(split, rng.random(len(act)))
-                for k, s in enumerate((INTERN_PRIV, INTERN_PUB, WS_PRIV, WS_PUB)):
-                    enter(act[kind == k], s)
+            enter_activation(idx[dest == 1])
             enter(idx[dest == 2], UPSKILL)
             enter(idx[dest == 3], DANISH)
             sick = idx[dest == 4]
@@ -443,11 +446,7 @@ def simulate_chunk(
             h_act = np.where(state[idx] == DANISH, t_act[c] * np.exp(u_act_x[kom[idx], tgt[idx]]) * 0.5, 0.0)
             dest = _compete(rng, np.vstack([h_job, h_act]))
             draw_job(idx[dest == 0])
-            go = idx[dest == 1]
-            if len(go):
-                kind = np.searchsorted(split, rng.random(len(go)))
-                for k, s in enumerate((INTERN_PRIV, INTERN_PUB, WS_PRIV, WS_PUB)):
-                    enter(go[kind == k], s)
+            enter_activation(idx[dest == 1])
 
         # 6. hazard state NONE
         idx = np.flatnonzero(present & (state == NONE) & (age >= 16))
