@@ -93,7 +93,7 @@ def cohort_members(context: dg.AssetExecutionContext, config: CohortConfig, ware
         conn.execute(
             sql_text("cohorts/entrants_weakest"),
             {"cohort_year": year, "support_states": sorted(SUPPORT_STATES),
-             "assess_pattern": rf"^(MATCH|VISIT)_[1-4]KV{year}$" if _has_assessment(conn, year) else r"^PNR$",
+             "assess_pattern": rf"^(MATCH|VISIT)_[1-4]KV({year - 1}|{year})$" if _has_assessment(conn, year) else r"^PNR$",
              "match_groups": config.match_groups, "visit_codes": config.visit_codes,
              "age_min": config.age_min_weakest, "age_max": config.age_max, "min_years_in_dk": config.min_years_in_dk},
         )

@@ -24,11 +24,13 @@ from kommunebench.synth.municipalities import (
     municipality_effects,
 )
 from kommunebench.synth.params import ARRIVAL_WEIGHTS, GROUP_SHARES, GROUPS, Behaviour
+from kommunebench.synth.crng import CounterRNG
 from kommunebench.synth.population import check_reference_codes, make_persons
-from kommunebench.synth.process import simulate_chunk
+from kommunebench.synth.process import DEAD, EMIG, GONE, MATERN, PENSION, assessment_values, simulate_chunk, simulate_counterfactual, weak_assessment
 from kommunebench.synth.registers import (
     CodeTable,
     assessments,
+    sim_state_codes,
     bef_frame,
     check_against_contract,
     dream_frame,
@@ -36,12 +38,28 @@ from kommunebench.synth.registers import (
     rammevilkaar_frame,
     udda_frame,
 )
+from kommunebench.synth.truth import (
+    Members,
+    Outcome,
+    Pairs,
+    concat_outcomes,
+    pair_outcomes,
+    take_outcome,
+    TruthSettings,
+    counterfactual_windows,
+    delivered_windows,
+    find_members,
+    outcomes,
+    state_lut,
+    truth_table,
+)
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 #: Default size: about 1,500-2,500 refugees, 1,000-1,400 family-reunified and
 #: 1,500-3,000 weakest immigrants per cohort year 2011-2015 (bench/synth/CALIBRATION.md).
 DEFAULT_N_PERSONS = 50_000
 _STREAM_MUNI, _STREAM_PERSONS, _STREAM_SIM, _STREAM_ASSESS = 1, 2, 3, 4
+EFFECT_LAWS = ("normal", "t3", "mixture")
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,9 @@ def generate(
     chunk_size: int = 50_000,
     progress: bool = True,
     behaviour: Behaviour | None = None,
+    truth_settings: TruthSettings | None = None,
+    with_truth: bool = True,
+    truth_replicates: int = 4,
 ) -> GenerateSummary:
     """Write synthetic DREAM, BEF, OPHG, UDDA and RAMMEVILKAAR files and the planted truth.
 
@@ -139,8 +160,12 @@ def generate(
     fw_lh = framework_log_hazard(fw)
     u_job, u_act = municipality_effects(
         munis.n, rng_m, job_sd=beh.job_effect_sd, activation_sd=beh.activation_effect_sd,
-        rho_groups=beh.rho_groups, rho_job_activation=beh.rho_job_activation,
+        rho_groups=beh.rho_groups, rho_job_activation=beh.rho_job_activation, law=beh.effect_law,
     )
+    crng = CounterRNG(seed, _STREAM_SIM)
+    ts = truth_settings or TruthSettings()
+    lut = state_lut(sim_state_codes(), ts)
+    western = dict(zip(refdata.countries()["OPR_LAND"].to_list(), refdata.countries()["western"].to_list()))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear_landing(out_dir)
@@ -162,6 +187,7 @@ def generate(
     bef_parts: dict[int, list[pl.DataFrame]] = {y: [] for y in cal.years}
     udda_parts: dict[int, list[pl.DataFrame]] = {y: [] for y in cal.years}
     ophg_parts: list[pl.DataFrame] = []
+    member_parts: list[tuple[Members, Pairs, np.ndarray]] = []
     try:
         for k in range(n_chunks):
             start = k * chunk_size
@@ -169,12 +195,14 @@ def generate(
             rng_p = np.random.default_rng([seed, _STREAM_PERSONS, k])
             persons = make_persons(start, n, cal, munis, beh, rng_p, seed)
             per_group += np.bincount(persons.group, minlength=len(GROUPS))
-            rng_s = np.random.default_rng([seed, _STREAM_SIM, k])
+            values = assessment_values(persons, cal, np.random.default_rng([seed, _STREAM_ASSESS, k]))
+            weak_q = weak_assessment(values, cal)
+            nonwestern = ~np.array([bool(western[int(c)]) for c in persons.country])
             hist = simulate_chunk(
-                persons, cal, munis, u_job, u_act, fw_lh, beh, rng_s,
+                persons, cal, munis, u_job, u_act, fw_lh, beh, crng, weak_q, nonwestern,
                 on_week=(lambda: bar.update(1)) if bar is not None else None,
             )
-            assess = assessments(persons, hist, cal, np.random.default_rng([seed, _STREAM_ASSESS, k]))
+            assess = assessments(values, hist, cal)
             dream = dream_frame(persons, hist, cal, munis, assess, codes)
             stem = "DREAM" if n_chunks == 1 else f"DREAM_part{k + 1:0{max(2, len(str(n_chunks)))}d}"
             if bar is not None:
@@ -185,6 +213,11 @@ def generate(
                 bef_parts[y].append(bef_frame(persons, hist, cal, munis, y))
                 udda_parts[y].append(udda_frame(persons, hist, cal, y))
             ophg_parts.append(ophg_frame(persons, cal))
+            if with_truth:
+                if bar is not None:
+                    bar.set_description("counterfactual")
+                member_parts.append(_chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, beh, crng,
+                                                 weak_q, nonwestern, assess, lut, ts, truth_replicates))
             del hist
             if bar is not None:
                 bar.set_description("simulating")
@@ -208,12 +241,90 @@ def generate(
         },
         persons_per_group=persons_per_group,
     )
+    if with_truth:
+        truth_files += _write_counterfactual_truth(truth_dir, member_parts, munis, ts)
     return GenerateSummary(
         out_dir=out_dir, truth_dir=truth_dir, n_persons=n_persons, seed=seed,
         first_year=first_year, last_year=last_year, fmt=fmt, files=tuple(files),
         persons_per_group=persons_per_group, seconds=time.perf_counter() - t0,
         truth_files=truth_files,
     )
+
+
+def _chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, beh, crng, weak_q, nonwestern, assess, lut,
+                 ts: TruthSettings, replicates: int) -> tuple[Members, Pairs, np.ndarray]:
+    """Members of one chunk, their outcomes in the replicate pairs of worlds, and per target
+    group (weeks on support in the follow-up, of which with a municipality effect acting)."""
+    members = find_members(persons, hist, cal, assess, lut, nonwestern, ts)
+    L = ts.window
+    follow = np.array([ts.followup(int(g)) for g in members.group], np.int64)
+    s1, j1, v1 = delivered_windows(hist, cal, members, L, lut)
+    delivered = outcomes(s1, j1, v1, follow, lut, ts.run_length)
+    fwin = simulate_counterfactual(
+        persons, members.row, members.start_week, L, cal, munis, u_job, u_act, fw_lh, beh, crng,
+        weak_q, nonwestern, replicates=replicates, check_states=hist.states,
+    )
+    sc, jc, vc = counterfactual_windows(fwin, cal, lut)
+    copies = outcomes(sc, jc, vc, follow[fwin.member], lut, ts.run_length)
+    pairs = pair_outcomes(delivered, copies, fwin)
+    # does the effect act on every member whenever on support during the follow-up? The
+    # hazards of week w act on the state held when the week begins (recorded in week w - 1);
+    # weeks in which the person dies, emigrates, retires at 65 or goes on maternity leave are left
+    # out (these happen before any hazard acts)
+    weeks = members.start_week[:, None] + np.arange(1, L)[None, :]
+    inside = (weeks < cal.n_weeks) & (np.arange(2, L + 1)[None, :] <= follow[:, None])
+    w = np.minimum(weeks, cal.n_weeks - 1)
+    leaving = np.isin(s1[:, 1:], (EMIG, DEAD, GONE, PENSION, MATERN))
+    on_support = lut.support[s1[:, :-1]] & inside & ~leaving
+    acting = hist.effect[w, members.row[:, None]] & on_support
+    coverage = np.zeros((3, 2), np.int64)
+    np.add.at(coverage, (members.group, 0), on_support.sum(axis=1))
+    np.add.at(coverage, (members.group, 1), acting.sum(axis=1))
+    return members, pairs, coverage
+
+
+def _write_counterfactual_truth(truth_dir: Path, parts: list, munis, ts: TruthSettings) -> tuple[str, ...]:
+    """``benchmark_truth.parquet``: the truth on the benchmark's scale (``synth.truth``)."""
+    members = Members(*(np.concatenate([getattr(p[0], f) for p in parts]) for f in ("row", "group", "cohort_year", "start_week", "kom")))
+    R = parts[0][1].replicates
+    ks = [len(p[0]) for p in parts]
+
+    def stack(which: str) -> Outcome:
+        # replicate-major over all chunks: for each replicate, the members of every chunk in order
+        out = []
+        for r in range(R):
+            for p, k in zip(parts, ks):
+                out.append(take_outcome(getattr(p[1], which), np.arange(r * k, (r + 1) * k)))
+        return concat_outcomes(out)
+
+    pairs = Pairs(stack("one"), stack("zero"), R)
+    table = truth_table(members, pairs, munis.codes, ts)
+    table.write_parquet(truth_dir / "benchmark_truth.parquet", compression="zstd")
+    coverage = sum(p[2] for p in parts)
+    doc = json.loads((truth_dir / "truth.json").read_text(encoding="utf-8"))
+    doc["benchmark_truth"] = {
+        "file": "benchmark_truth.parquet",
+        "cohort_years": list(ts.cohort_years),
+        "replicates": R,
+        "settings": asdict(ts),
+        "members": {g: int((members.group == i).sum()) for i, g in enumerate(TARGET_GROUPS)},
+        "support_weeks_with_effect": {
+            g: {"support_weeks": int(coverage[i, 0]), "with_effect": int(coverage[i, 1])} for i, g in enumerate(TARGET_GROUPS)
+        },
+        "columns": {
+            "log_rate_ratio": "log(O1/L1) - log(O0/L0) pooled over the replicate pairs: O events within the follow-up, "
+                              "L summed counterfactual cumulative hazard (Nelson-Aalen per group x cohort year) at each "
+                              "person's observed time; 1 = effects as planted, 0 = the same persons and random numbers "
+                              "with every municipality effect set to 0 from the clock start",
+            "log_rate_ratio_mc_se": "Monte Carlo standard error of log_rate_ratio over the replicate pairs",
+            "pct_faster": "100 sign(theta) (1 - exp(-|theta|)) of log_rate_ratio: the benchmark's headline scale",
+            "weeks_faster": "Kaplan-Meier restricted mean within the follow-up, counterfactual minus planted",
+            "gap_persons": "events within the follow-up per replicate, planted minus counterfactual",
+            "expected_events_true": "events_delivered exp(-theta): what a perfect expected model would expect",
+        },
+    }
+    (truth_dir / "truth.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return ("benchmark_truth.parquet",)
 
 
 def _write_truth(truth_dir: Path, munis, cal, u_job, u_act, fw_lh, beh: Behaviour, *,

@@ -44,6 +44,7 @@ class Behaviour:
     activation_effect_sd: float = 0.30
     rho_groups: float = 0.5  # correlation of a municipality's effects across target groups
     rho_job_activation: float = 0.5
+    effect_law: str = "normal"  # municipalities.EFFECT_LAWS: normal, t3, mixture
 
     # --- individual covariates on the log job hazard ---------------------------------
     beta_age_per_year_over_35: float = -0.03

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 
 import numpy as np
@@ -48,6 +48,7 @@ HFAUDD_CODES: dict[int, tuple[int, ...]] = {
     5: (5010, 5200, 5500), 6: (6010, 6500, 6900),
 }
 OTHER_CODES = ("299", "411", "511", "521", "893")
+EDU_CODES = ("651", "652")
 CIVST_CODES = ("G", "U", "F", "E", "L", "O", "P")
 
 
@@ -90,6 +91,10 @@ class Persons:
     @property
     def n(self) -> int:
         return len(self.index)
+
+    def take(self, idx: np.ndarray) -> Persons:
+        """The persons at positions ``idx`` (copies of every column)."""
+        return Persons(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
 def group_counts(n: int) -> np.ndarray:
@@ -351,7 +356,7 @@ def make_persons(
     years_prog = np.where(rng.random(n) < 0.75, 3, np.where(rng.random(n) < 0.5, 4, 5))
     intpgm_end[cover] = intpgm_start[cover] + np.round(years_prog[cover] * 365.25).astype(np.int32)
 
-    edu_code = np.where(rng.random(n) < 0.8, "651", "652").astype(object)
+    edu_code = np.where(rng.random(n) < 0.8, EDU_CODES[0], EDU_CODES[1]).astype(object)
     other_code = np.array(OTHER_CODES, dtype=object)[rng.integers(0, len(OTHER_CODES), n)]
 
     return Persons(

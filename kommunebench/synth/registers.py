@@ -11,8 +11,7 @@ import polars as pl
 from kommunebench import contract, refdata
 from kommunebench.synth.calendar import Calendar, day_number
 from kommunebench.synth.municipalities import Municipalities
-from kommunebench.synth.params import G_FAM, G_OLDIMM, G_REF
-from kommunebench.synth.population import CIVST_CODES, HFAUDD_CODES, NO_DAY, Persons
+from kommunebench.synth.population import CIVST_CODES, EDU_CODES, HFAUDD_CODES, NO_DAY, OTHER_CODES, Persons
 from kommunebench.synth.process import (
     CASH_SYSTEM,
     DAYS_PER_YEAR,
@@ -36,11 +35,11 @@ from kommunebench.synth.process import (
     UPSKILL,
     WS_PRIV,
     WS_PUB,
+    REFORM_YEAR,
     ChunkHistory,
 )
 
 FULL_TIME_HOURS = 160.33  # monthly hours of one full-time equivalent (domain.md section 7)
-REFORM_YEAR = 2014  # match groups (MATCH) until 2013, assessment (VISIT) from 2014
 #: Permit categories (KATEGORI), placeholder grouping: 1 asylum, 2 family
 #: reunification, 3 EU/EEA, 4 work, 5 study.
 KATEGORI = {"7_1": 1, "7_2": 1, "7_3": 1, "8": 1, "9_1_1": 2, "9_1_2": 2, "EU": 3, "9A": 4, "9I": 5}
@@ -75,45 +74,34 @@ def _dates(days: np.ndarray) -> pl.Series:
     return s.set(pl.Series(~valid), None)
 
 
-def assessments(p: Persons, hist: ChunkHistory, cal: Calendar, rng: np.random.Generator) -> np.ndarray:
-    """Quarterly job-centre assessment [person, quarter]: 0 = not assessed.
+def assessments(values: np.ndarray, hist: ChunkHistory, cal: Calendar) -> np.ndarray:
+    """Quarterly job-centre assessment as registered [person, quarter]: 0 = not assessed.
 
-    Persons who were clients of the job centre (passive support or a measure) in a
-    quarter are assessed. Before the 2014 reform the value is a match group (1 job-ready,
-    2 ready for effort, 3 temporarily passive); from 2014 an assessment (1 job-ready,
-    2 activity-ready, 3 education-ready, 4 activity-ready for education). Persons with
-    problems beyond unemployment (the latent 'weak' class, refugees and spouses from
-    their third year) are mostly match group 2-3 / activity-ready.
+    Persons who were clients of the job centre (passive support or a measure) in a quarter
+    are assessed; the value is the person's assessment of that quarter
+    (``process.assessment_values``).
     """
-    n = p.n
     Q = len(cal.quarters)
     wq = cal.week_quarter
     valid = np.flatnonzero(wq >= 0)
     client = CASH_SYSTEM[hist.states[valid]]  # [week, person]
     starts = np.searchsorted(wq[valid], np.arange(Q))
     assessed = np.logical_or.reduceat(client, starts, axis=0).T  # [person, quarter]
-    personal = np.where(rng.random(n) < 0.5, 2, 3)
-    out = np.zeros((n, Q), np.int8)
-    late_weak = p.weak & np.isin(p.group, [G_REF, G_FAM])
-    for q, (yyyy, qq) in enumerate(cal.quarters):
-        day = day_number(date(yyyy, 3 * (qq - 1) + 1, 1))
-        ydk = np.where(p.arrival_day != NO_DAY, (day - p.arrival_day) / DAYS_PER_YEAR, 40.0)
-        age = (day - p.birth_day) / DAYS_PER_YEAR
-        weak = (p.weak & (p.group == G_OLDIMM)) | (late_weak & (ydk >= 3))
-        newcomer = (ydk < 3) & ~weak
-        u = rng.random(n)
-        if yyyy < REFORM_YEAR:
-            other23 = np.where(personal == 2, 3, 2)
-            v_weak = np.where(u < 0.85, personal, np.where(u < 0.95, other23, 1))
-            v_new = np.where(u < 0.45, 1, np.where(u < 0.9, 2, 3))
-            v_rest = np.where(u < 0.75, 1, np.where(u < 0.93, 2, 3))
-        else:
-            v_weak = np.where(u < 0.92, 2, 1)
-            v_new = np.where(u < 0.4, 1, np.where(u < 0.95, 2, 3))
-            v_rest = np.where(age < 30, np.where(u < 0.5, 1, np.where(u < 0.65, 2, np.where(u < 0.95, 3, 4))),
-                              np.where(u < 0.75, 1, np.where(u < 0.95, 2, 4)))
-        v = np.where(weak, v_weak, np.where(newcomer, v_new, v_rest))
-        out[:, q] = np.where(assessed[:, q], v, 0)
+    return np.where(assessed, values, 0).astype(np.int8)
+
+
+#: Codes of passive support, chosen per week by the person's situation (``week_codes``).
+PASSIVE_CODES = ("135", "136", "131", "130")
+
+
+def sim_state_codes() -> dict[int, set[str]]:
+    """Every DREAM code the generator may write for each simulation state (blank = "")."""
+    out: dict[int, set[str]] = {s: {""} for s in range(N_SIM_STATES)}
+    for s, c in _FIXED_CODE.items():
+        out[s] = {c}
+    out[PASSIVE] = set(PASSIVE_CODES)
+    out[EDU] = set(EDU_CODES)
+    out[OTHER] = set(OTHER_CODES)
     return out
 
 
@@ -124,7 +112,7 @@ def week_codes(p: Persons, hist: ChunkHistory, cal: Calendar, assess: np.ndarray
         lut[s] = codes.idx(c)
     edu_idx = np.array([codes.idx(c) for c in p.edu_code], np.int16)
     other_idx = np.array([codes.idx(c) for c in p.other_code], np.int16)
-    c135, c136, c131, c130 = (codes.idx(c) for c in ("135", "136", "131", "130"))
+    c135, c136, c131, c130 = (codes.idx(c) for c in PASSIVE_CODES)
     W = cal.n_weeks
     out = np.empty((W, p.n), np.int16)
     has_prog = p.intpgm_start_day != NO_DAY
