@@ -68,17 +68,31 @@ def generate(
     first_year: int = typer.Option(min(register_years()), help="First register year."),
     last_year: int = typer.Option(max(register_years()), help="Last register year."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    effect_law: str = typer.Option("normal", "--effect-law", help="Law of the planted municipality effects: normal, t3 or mixture."),
+    national: bool = typer.Option(False, "--national", help="National size: cohorts as large as the real ones (overrides --persons)."),
+    truth_replicates: int = typer.Option(2, "--truth-replicates", help="Replicate pairs of the counterfactual truth (more: a more precise truth, slower)."),
 ) -> None:
     """Write a synthetic register extract (DREAM, BEF, OPHG, UDDA, RAMMEVILKAAR) and its planted truth."""
-    from kommunebench.synth import DEFAULT_N_PERSONS
+    import dataclasses
+
+    from kommunebench.synth import DEFAULT_N_PERSONS, NATIONAL_N_PERSONS
     from kommunebench.synth import generate as synth_generate
+    from kommunebench.synth.municipalities import EFFECT_LAWS
+    from kommunebench.synth.params import Behaviour
+
+    if effect_law not in EFFECT_LAWS:
+        raise typer.BadParameter(f"--effect-law {effect_law!r}: choose one of {', '.join(EFFECT_LAWS)}")
+    if truth_replicates < 1:
+        raise typer.BadParameter("--truth-replicates must be at least 1")
 
     paths = project_paths()
     out = out or paths.landing
     truth = truth or paths.truth
+    n = NATIONAL_N_PERSONS if national else (persons or DEFAULT_N_PERSONS)
     summary = synth_generate(
-        out, n_persons=persons or DEFAULT_N_PERSONS, seed=seed, first_year=first_year, last_year=last_year,
+        out, n_persons=n, seed=seed, first_year=first_year, last_year=last_year,
         fmt=fmt, csv_encoding=encoding, truth_dir=truth, progress=progress,
+        behaviour=dataclasses.replace(Behaviour(), effect_law=effect_law), truth_replicates=truth_replicates,
     )
     write_synthetic_manifest(out, summary)
     _echo(f"wrote {len(summary.files)} files for {summary.n_persons} persons to {out} in {summary.seconds:.1f} s")
@@ -106,7 +120,8 @@ def run(
     if regenerate or not _landing_has_data(paths.landing):
         _echo(f"no register extract in {paths.landing}: generating the embedded synthetic default")
         generate(persons=None, seed=2016, fmt="parquet", encoding="utf-8", out=None, truth=None,
-                 first_year=min(register_years()), last_year=max(register_years()), progress=True)
+                 first_year=min(register_years()), last_year=max(register_years()), progress=True,
+                 effect_law="normal", national=False, truth_replicates=2)
     ok = _run(STAGES, register_years(), cohort_years())
     where()
     if not ok:

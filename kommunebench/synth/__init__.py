@@ -7,10 +7,11 @@ effects to a truth folder outside ``out_dir``. See ``kommunebench/synth/README.m
 
 from kommunebench.synth.generate import (
     DEFAULT_N_PERSONS,
+    NATIONAL_N_PERSONS,
     GeneratedFile,
     GenerateSummary,
     generate,
 )
 from kommunebench.synth.params import Behaviour
 
-__all__ = ["DEFAULT_N_PERSONS", "Behaviour", "GeneratedFile", "GenerateSummary", "generate"]
+__all__ = ["DEFAULT_N_PERSONS", "NATIONAL_N_PERSONS", "Behaviour", "GeneratedFile", "GenerateSummary", "generate"]

@@ -57,7 +57,9 @@ from kommunebench.synth.truth import (
 GENERATOR_VERSION = "2"
 #: Default size: about 1,500-2,500 refugees, 1,000-1,400 family-reunified and
 #: 1,500-3,000 weakest immigrants per cohort year 2011-2015 (bench/synth/CALIBRATION.md).
-DEFAULT_N_PERSONS = 50_000
+DEFAULT_N_PERSONS = 75_000
+#: National size: cohorts as large as the real ones (bench/calibration/SIZES.md).
+NATIONAL_N_PERSONS = 150_000
 _STREAM_MUNI, _STREAM_PERSONS, _STREAM_SIM, _STREAM_ASSESS = 1, 2, 3, 4
 EFFECT_LAWS = ("normal", "t3", "mixture")
 
@@ -130,7 +132,7 @@ def generate(
     behaviour: Behaviour | None = None,
     truth_settings: TruthSettings | None = None,
     with_truth: bool = True,
-    truth_replicates: int = 4,
+    truth_replicates: int = 2,
 ) -> GenerateSummary:
     """Write synthetic DREAM, BEF, OPHG, UDDA and RAMMEVILKAAR files and the planted truth.
 
@@ -308,6 +310,10 @@ def _write_counterfactual_truth(truth_dir: Path, parts: list, munis, ts: TruthSe
         "replicates": R,
         "settings": asdict(ts),
         "members": {g: int((members.group == i).sum()) for i, g in enumerate(TARGET_GROUPS)},
+        "members_per_cohort_year": {
+            g: {str(c): int(((members.group == i) & (members.cohort_year == c)).sum()) for c in ts.cohort_years}
+            for i, g in enumerate(TARGET_GROUPS)
+        },
         "support_weeks_with_effect": {
             g: {"support_weeks": int(coverage[i, 0]), "with_effect": int(coverage[i, 1])} for i, g in enumerate(TARGET_GROUPS)
         },

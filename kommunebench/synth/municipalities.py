@@ -180,8 +180,8 @@ def municipality_effects(
     n_munis: int,
     rng: np.random.Generator,
     *,
-    job_sd: float,
-    activation_sd: float,
+    job_sd: float | tuple[float, ...],
+    activation_sd: float | tuple[float, ...],
     rho_groups: float,
     rho_job_activation: float,
     law: str = "normal",
@@ -190,7 +190,7 @@ def municipality_effects(
 
     effect[m, g] = sd * (sqrt(rho) * common[m] + sqrt(1 - rho) * own[m, g]), with common and
     own drawn from ``law`` (``standard_draws``), centred per group, then rescaled to exactly
-    ``sd``; activation = rho_ja * std(job) + sqrt(1 - rho_ja^2) * independent, the same way.
+    ``sd`` (one value, or one per target group); activation = rho_ja * std(job) + sqrt(1 - rho_ja^2) * independent, the same way.
     """
     g = len(TARGET_GROUPS)
 
@@ -205,4 +205,6 @@ def municipality_effects(
 
     z_job = standardise(draw())
     z_act = standardise(rho_job_activation * z_job + np.sqrt(1 - rho_job_activation**2) * draw())
-    return job_sd * z_job, activation_sd * z_act
+    sd_job = np.broadcast_to(np.asarray(job_sd, dtype=float), (g,))
+    sd_act = np.broadcast_to(np.asarray(activation_sd, dtype=float), (g,))
+    return z_job * sd_job[None, :], z_act * sd_act[None, :]

@@ -17,22 +17,27 @@ G_DK, G_WEST, G_DESC, G_OLDIMM, G_OTHERIMM, G_REF, G_FAM = range(len(GROUPS))
 #: Share of persons per group. Background (Danes, western immigrants, descendants, new
 #: immigrants on work/study/child permits) is a minority, so the cohort filters matter.
 GROUP_SHARES: dict[str, float] = {
-    "dk": 0.06,
-    "west": 0.04,
-    "desc": 0.03,
-    "oldimm": 0.23,
-    "otherimm": 0.03,
-    "ref": 0.37,
-    "fam": 0.24,
+    "dk": 0.08,
+    "west": 0.05,
+    "desc": 0.04,
+    "oldimm": 0.225,
+    "otherimm": 0.04,
+    "ref": 0.26,
+    "fam": 0.305,
 }
 
 #: Relative number of new residence permits per calendar year (years not listed: the
-#: ``default`` entry). Refugee arrivals peaked in 2014-2016.
+#: ``default`` entry), proportional to the yearly national targets of
+#: ``bench/calibration/SIZES.md``: refugees aged 18-64 = asylum permits (Statistics Denmark /
+#: Udlændingestyrelsen; 2,585 in 2012, 3,889 in 2013, 6,110 in 2014, 10,849 in 2015, 7,493
+#: in 2016, 2,750 in 2017, 1,652 in 2018) x 0.7 adults; 2008-2010 not found, set near 2011.
+#: Spouses: spouse permits (3,225 in 2018; about 60-70 % of all family-reunification permits
+#: in other years) x 0.85 non-western.
 ARRIVAL_WEIGHTS: dict[str, dict[int | str, float]] = {
-    "ref": {2008: 0.45, 2009: 0.5, 2010: 0.55, 2011: 1.0, 2012: 1.0, 2013: 1.1, 2014: 1.25,
-            2015: 1.45, 2016: 0.8, 2017: 0.45, 2018: 0.3, "default": 0.5},
-    "fam": {2008: 0.7, 2009: 0.7, 2010: 0.7, 2011: 1.0, 2012: 1.0, 2013: 1.0, 2014: 1.0,
-            2015: 1.0, 2016: 0.8, 2017: 0.8, 2018: 0.8, "default": 0.8},
+    "ref": {2008: 1.25, 2009: 1.3, 2010: 1.45, 2011: 1.6, 2012: 1.8, 2013: 2.7, 2014: 4.3,
+            2015: 7.6, 2016: 5.2, 2017: 1.9, 2018: 0.7, "default": 1.2},
+    "fam": {2008: 2.8, 2009: 2.8, 2010: 2.8, 2011: 2.7, 2012: 2.6, 2013: 3.6, 2014: 3.2,
+            2015: 5.0, 2016: 5.0, 2017: 3.8, 2018: 2.7, "default": 2.8},
     "otherimm": {"default": 1.0},
 }
 
@@ -40,8 +45,11 @@ ARRIVAL_WEIGHTS: dict[str, dict[int | str, float]] = {
 @dataclass(frozen=True)
 class Behaviour:
     # --- municipality truth -------------------------------------------------------
-    job_effect_sd: float = 0.12
-    activation_effect_sd: float = 0.30
+    # per target group (svage_indvandrere, flygtninge, familiesammenfoerte); chosen so that
+    # the truth on the benchmark's scale (synth.truth) has a between-municipality sd of
+    # about 0.06-0.10 on the log rate ratio (bench/calibration/RESULTS.md)
+    job_effect_sd: tuple[float, float, float] = (0.16, 0.09, 0.15)
+    activation_effect_sd: tuple[float, float, float] = (0.25, 0.20, 0.25)
     rho_groups: float = 0.5  # correlation of a municipality's effects across target groups
     rho_job_activation: float = 0.5
     effect_law: str = "normal"  # municipalities.EFFECT_LAWS: normal, t3, mixture

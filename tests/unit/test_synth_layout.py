@@ -136,7 +136,12 @@ def test_truth_outside_landing_and_centred(small):
     assert eff.height == 98 * 3
     stats = eff.group_by("target_group").agg(pl.col("job_effect").mean().alias("m"), pl.col("job_effect").std(ddof=0).alias("s"))
     assert stats["m"].abs().max() < 1e-12
-    assert ((stats["s"] - 0.12).abs() < 1e-9).all()
+    from kommunebench.synth.municipalities import TARGET_GROUPS
+    from kommunebench.synth.params import Behaviour
+
+    want = dict(zip(TARGET_GROUPS, Behaviour().job_effect_sd))
+    for g, sd in zip(stats["target_group"], stats["s"]):
+        assert abs(sd - want[g]) < 1e-9, g
     assert eff.select(pl.corr("job_effect", "activation_effect")).item() > 0.2
 
 
