@@ -11,14 +11,14 @@ window of cohort years (one year alone has too few refugees per municipality).
 
 import json
 import time
-from typing import Iterator, Literal
+from typing import Iterator
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from kommunebench.benchmark import BenchmarkSettings, run_benchmark
+from kommunebench.benchmark import FRAMEWORK, BenchmarkSettings, choose_covariates, run_benchmark
 from kommunebench.validation import RuleOutcome
 from orchestration.code_version import code_version, sql_text
 from orchestration.resources import Warehouse
@@ -26,9 +26,6 @@ from orchestration.warehouse import check_result, cohort_window, column_schema, 
 
 GROUPS = ("svage_indvandrere", "flygtninge", "familiesammenfoerte")
 MEASURES = {"success": ("success_weeks", "success_event"), "partial_success": ("partial_weeks", "partial_event")}
-NUMERIC = ["age", "female", "children", "years_in_dk", "prior_employment_weeks", "prior_benefit_weeks", "prior_sick_weeks"]
-CATEGORICAL = ["origin_region", "civil_status", "education_level"]
-FRAMEWORK = ["ledighed_pendling", "job_pr_indb", "andel_ikkevestlig", "andel_industri"]
 
 
 class BenchmarkConfig(dg.Config):
@@ -37,15 +34,13 @@ class BenchmarkConfig(dg.Config):
     )
     measures: list[str] = Field(["success", "partial_success"], description="Success measures to benchmark.")
     min_persons: int = Field(20, description="Municipalities with fewer persons are reported as too small and never ranked.")
+    min_expected_events: float = Field(5.0, description="Municipalities with fewer expected events are reported as too small and never ranked.")
     pool_job_centres: bool = Field(False, description="Pool the shared job centres Esbjerg-Fanø, Frederikshavn-Læsø, Tårnby-Dragør, Vallensbæk-Ishøj.")
-    band: float = Field(0.05, description="'As expected' band: within ±band of expected, decided on the interval.")
+    band: float = Field(0.05, description="'As expected' band: the whole interval within ±band of expected.")
     level: float = Field(0.90, description="Level of every interval in the league table.")
-    fdr_q: float = Field(0.05, description="Benjamini-Hochberg false discovery rate for better/worse than expected.")
-    n_sim: int = Field(10_000, description="Parametric draws for rank intervals and P(top fifth).")
-    scale: Literal["time_ratio", "hazard", "rmst"] = Field(
-        "time_ratio", description="Scale of the headline '% faster than expected' (the others are columns beside it)."
-    )
-    rank_on: Literal["shrunken", "raw"] = Field("shrunken", description="Rank on empirical-Bayes shrunken or raw estimates.")
+    fdr_q: float = Field(0.10, description="Benjamini-Hochberg false discovery rate for better/worse than expected.")
+    n_draws: int = Field(4_000, description="Posterior draws for shrunken intervals, rank intervals, P(top fifth) and the headline figures.")
+    n_peers: int = Field(10, description="Municipalities with the most similar framework conditions each is compared with.")
     bootstrap_replicates: int = Field(0, description="Person-level bootstrap replicates with refits (0 = off), run on Dask.")
     dask_scheduler: str = Field("", description="Dask scheduler address for the bootstrap (empty: a local cluster).")
     dask_workers: int = Field(2, description="Workers of the local Dask cluster.")
@@ -53,45 +48,12 @@ class BenchmarkConfig(dg.Config):
 
     def settings(self, horizon: int, duration_col: str, event_col: str) -> BenchmarkSettings:
         return BenchmarkSettings(
-            horizon=horizon, min_persons=self.min_persons, pool_job_centres=self.pool_job_centres, band=self.band,
-            level=self.level, fdr_q=self.fdr_q, n_sim=self.n_sim, scale=self.scale, rank_on=self.rank_on,
+            horizon=horizon, min_persons=self.min_persons, min_expected_events=self.min_expected_events,
+            pool_job_centres=self.pool_job_centres, band=self.band, level=self.level, fdr_q=self.fdr_q,
+            n_draws=self.n_draws, n_peers=self.n_peers,
             bootstrap_replicates=self.bootstrap_replicates, dask_scheduler=self.dask_scheduler or None,
             dask_workers=self.dask_workers, seed=self.seed, duration_col=duration_col, event_col=event_col,
         )
-
-
-MIN_VARYING = 20  # persons that must differ from the most common value for a covariate to enter
-MIN_EVENTS = 5  # events (and non-events) needed among them
-
-
-def model_covariates(df: pd.DataFrame, event_col: str) -> tuple[pd.DataFrame, list[str], list[str], list[str]]:
-    """Covariates that can enter this group's model for this measure.
-
-    A numeric covariate enters only if at least ``MIN_VARYING`` persons differ from its
-    most common value and at least ``MIN_EVENTS`` of them have the event and as many do
-    not (years in Denmark is 0 for everyone at a permit; prior employment is 0 for nearly
-    all newly arrived, so it nearly separates events). Categorical levels with fewer
-    persons, events or non-events are merged into ``other``; a categorical covariate with
-    one level left is dropped. Without this, near-constant or separating columns make the
-    Cox information matrix singular. What was dropped is recorded with the fit.
-    """
-    df = df.copy()
-    ev = df[event_col].astype(bool)
-
-    def enough(mask: pd.Series) -> bool:
-        return int(mask.sum()) >= MIN_VARYING and int((mask & ev).sum()) >= MIN_EVENTS and int((mask & ~ev).sum()) >= MIN_EVENTS
-
-    numeric = [c for c in NUMERIC if enough(df[c] != df[c].mode().iloc[0])]
-    categorical = []
-    for c in CATEGORICAL:
-        rare = [lvl for lvl in df[c].unique() if not enough(df[c] == lvl)]
-        if rare:
-            df[c] = df[c].where(~df[c].isin(rare), "other")
-        levels = df[c].value_counts()
-        if len(levels) > 1 and enough(df[c] != levels.index[0]):
-            categorical.append(c)
-    dropped = sorted(set(NUMERIC + CATEGORICAL) - set(numeric + categorical))
-    return df, numeric, categorical, dropped
 
 
 def oe_total_outcome(league: pd.DataFrame, label: str) -> RuleOutcome:
@@ -101,8 +63,9 @@ def oe_total_outcome(league: pd.DataFrame, label: str) -> RuleOutcome:
     return RuleOutcome("sum_expected_equals_sum_observed", label, ok, 0 if ok else 1, len(league), detail=f"O = {o:.3f}, E = {e:.3f}")
 
 
-def league_outcomes(league: pd.DataFrame, min_persons: int) -> tuple[list[RuleOutcome], list[RuleOutcome]]:
-    """Rules on the league table: too-small units unranked; intervals contain their estimates."""
+def league_outcomes(league: pd.DataFrame, min_persons: int, band: float = 0.05) -> tuple[list[RuleOutcome], list[RuleOutcome]]:
+    """Rules on the league table: too-small units unranked; intervals contain their estimates and
+    stay on the bounded scale; classes as documented; no ranks where units cannot be told apart."""
     small = league[league["too_small"]]
     small_ranked = int((small["rank"].notna() | small["fifth"].notna() | (small["class"] != "too_small")).sum())
     below = int(((league["persons"] < min_persons) & ~league["too_small"]).sum())
@@ -111,14 +74,24 @@ def league_outcomes(league: pd.DataFrame, min_persons: int) -> tuple[list[RuleOu
     finite = np.isfinite(league["indicator_pct"].astype(float))
     bad_int = int((finite & ((league["indicator_pct"] < league["indicator_pct_lo"] - 1e-9)
                              | (league["indicator_pct"] > league["indicator_pct_hi"] + 1e-9))).sum())
+    pct_cols = [c for c in league.columns if c.startswith(("indicator_pct", "vs_peers_pct"))]
+    vals = league[pct_cols].astype(float).to_numpy()
+    off_scale = int((np.abs(vals[np.isfinite(vals)]) > 100 + 1e-9).sum())
     n_units = league.groupby(["target_group", "measure"])["kom"].transform("count")
-    # The point rank may fall outside its simulated interval when the estimates hardly differ and the
-    # uncertainties do (units with wide posteriors take the extreme simulated ranks): that is information
-    # (the rank means nothing), not an error, so only the interval itself is checked.
     bad_rank = int(((league["rank_lo"] < 1) | (league["rank_hi"] > n_units) | (league["rank_lo"] > league["rank_hi"])
                     | (league["rank"] < 1) | (league["rank"] > n_units)).fillna(False).sum())
+    b = 100 * band
+    exp_ = league["class"] == "as_expected"
+    bad_class = int((exp_ & ((league["indicator_pct_lo"] < -b - 1e-9) | (league["indicator_pct_hi"] > b + 1e-9))).sum())
+    sign = ((league["class"] == "better") & (league["indicator_pct_lo"] <= 0)) | ((league["class"] == "worse") & (league["indicator_pct_hi"] >= 0))
+    bad_class += int(sign.sum())
+    ranked_anyway = int((~league["distinguishable"].astype(bool) & (league["rank"].notna() | league["fifth"].notna())).sum())
     int_out = [RuleOutcome("indicator_within_interval", "indicator_pct", bad_int == 0, bad_int, len(league)),
-               RuleOutcome("rank_interval_valid", "rank_lo,rank_hi", bad_rank == 0, bad_rank, len(league))]
+               RuleOutcome("percentages_on_the_bounded_scale", ",".join(pct_cols), off_scale == 0, off_scale, vals.size),
+               RuleOutcome("rank_interval_valid", "rank_lo,rank_hi", bad_rank == 0, bad_rank, len(league)),
+               RuleOutcome("classes_as_documented", "class,indicator_pct_lo,indicator_pct_hi", bad_class == 0, bad_class, len(league),
+                           detail="as_expected only with the whole interval within the band; better/worse with an interval excluding 0"),
+               RuleOutcome("no_ranks_when_units_cannot_be_told_apart", "rank,fifth", ranked_anyway == 0, ranked_anyway, len(league))]
     return size_out, int_out
 
 
@@ -156,7 +129,9 @@ UPSTREAM = [dg.AssetKey(["outcomes", "outcomes"]), dg.AssetKey(["cohorts", "coho
         dg.AssetCheckSpec("no_small_municipality_ranked", asset=["benchmark", "league_table"], blocking=True,
                           description="No municipality below the size limit has a rank, fifth or class other than too_small."),
         dg.AssetCheckSpec("intervals_contain_estimates", asset=["benchmark", "league_table"], blocking=True,
-                          description="Every interval contains its point estimate; rank intervals within 1..units."),
+                          description="Every interval contains its point estimate and stays on the bounded ±100 % scale; rank "
+                          "intervals within 1..units; classes as documented (as expected only with the whole interval within "
+                          "±5 %); no ranks or fifths where the units cannot be told apart."),
     ],
     pool="duckdb",
 )
@@ -166,7 +141,8 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
         inputs = {g: conn.execute(sql_text("models/benchmark_persons"), {"group": g, "years": years}).df() for g in GROUPS}
     frames: dict[str, list[pd.DataFrame]] = {k: [] for k in (
         "models.fit_summary", "models.coefficients", "models.calibration", "models.ph_test", "models.aft",
-        "models.person_expected", "benchmark.league_table", "benchmark.funnel", "benchmark.framework_effects")}
+        "models.person_expected", "benchmark.league_table", "benchmark.summary", "benchmark.funnel",
+        "benchmark.framework_effects")}
     oe_checks: list[RuleOutcome] = []
     summaries = []
     for group, persons in inputs.items():
@@ -177,11 +153,12 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
             horizon = int(persons["followup_weeks"].max()) if len(persons) else 0
             usable = persons[persons[dcol] >= 1]
             dropped = len(persons) - len(usable)
-            usable, numeric, categorical, constant = model_covariates(usable, ecol)
+            choice = choose_covariates(usable, ecol)
+            usable, numeric, categorical, constant = choice.persons, choice.numeric, choice.categorical, choice.dropped
             t0 = time.perf_counter()
             context.log.info(f"benchmark {group}/{measure}: {len(usable)} persons, cohort years {years}")
             try:
-                res = run_benchmark(usable, numeric, categorical, FRAMEWORK, config.settings(horizon, dcol, ecol))
+                res = run_benchmark(usable, numeric, categorical, list(FRAMEWORK), config.settings(horizon, dcol, ecol))
             except ValueError as e:
                 raise dg.Failure(description=f"benchmark {group}/{measure} cannot be computed: {e}") from e
             secs = time.perf_counter() - t0
@@ -191,10 +168,13 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
                 "target_group": group, "measure": measure, "cohort_years": ",".join(map(str, years)), "horizon": horizon,
                 "persons": res.n, "events": res.events, "dropped_zero_weeks": dropped, "constant_covariates": ",".join(constant),
                 "concordance": res.concordance,
-                "log_likelihood": res.log_likelihood, "tau2": res.tau2, "tau2_without_framework": res.tau2_without_framework,
+                "log_likelihood": res.log_likelihood, "tau": res.tau, "tau_lo": res.tau_lo, "tau_hi": res.tau_hi,
+                "distinguishable": res.distinguishable, "tau2_without_framework": res.tau2_without_framework,
                 "tau2_with_framework": res.tau2_with_framework, "framework_share_explained": res.framework_share_explained,
                 "weibull_shape": res.weibull_shape, "seconds": secs, "settings": json.dumps(res.settings, default=str),
             }]))
+            frames["benchmark.summary"].append(pd.DataFrame([{
+                "target_group": group, "measure": measure, "cohort_years": ",".join(map(str, years)), **res.summary}]))
             for name, df in (("models.coefficients", res.coefficients), ("models.calibration", res.calibration),
                              ("models.ph_test", res.ph_test), ("models.aft", res.aft), ("models.person_expected", res.person_expected),
                              ("benchmark.league_table", lt), ("benchmark.funnel", res.funnel),
@@ -204,13 +184,16 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
             summaries.append({
                 "target_group": group, "measure": measure, "persons": res.n, "events": res.events,
                 "units_ranked": int(len(ranked)), "too_small": int(lt["too_small"].sum()),
+                "can_tell_apart": bool(res.distinguishable), "tau": round(res.tau, 3),
                 "better": int((lt["class"] == "better").sum()), "as_expected": int((lt["class"] == "as_expected").sum()),
-                "worse": int((lt["class"] == "worse").sum()), "concordance": round(res.concordance, 3),
+                "worse": int((lt["class"] == "worse").sum()),
+                "not_distinguishable": int((lt["class"] == "not_distinguishable").sum()),
+                "concordance": round(res.concordance, 3),
                 "framework_share": round(res.framework_share_explained, 3),
             })
     tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for k, v in frames.items()}
     league = tables["benchmark.league_table"]
-    size_out, int_out = league_outcomes(league, config.min_persons)
+    size_out, int_out = league_outcomes(league, config.min_persons, config.band)
     yield check_result("observed_equals_expected_in_total", oe_checks, asset_key=dg.AssetKey(["models", "duration_models"]))
     yield check_result("no_small_municipality_ranked", size_out, asset_key=dg.AssetKey(["benchmark", "league_table"]))
     yield check_result("intervals_contain_estimates", int_out, asset_key=dg.AssetKey(["benchmark", "league_table"]))
@@ -231,7 +214,7 @@ def benchmark_models(context: dg.AssetExecutionContext, config: BenchmarkConfig,
                                      .drop(columns=["target_group", "measure"]).round(4)),
         "settings": config.model_dump_json(), "tables": json.dumps({k: v for k, v in rows.items() if k.startswith("models.")}),
     })
-    short = summary[["target_group", "measure", "units_ranked", "better", "as_expected", "worse"]]
+    short = summary[["target_group", "measure", "units_ranked", "can_tell_apart", "better", "as_expected", "worse", "not_distinguishable"]]
     meta = {"dagster/row_count": rows["benchmark.league_table"], "dagster/column_schema": league_schema,
             "classes": md_table(short), "summary": md_table(summary), "cohort_years": years,
             "settings": config.model_dump_json()}

@@ -92,7 +92,8 @@ def _load_inputs(conn, context, config: ReportConfig) -> ReportInputs:
         f"{r.target_group}/{r.measure}": {
             "persons": int(r.persons), "events": int(r.events), "concordance": round(float(r.concordance), 4),
             "framework_share_explained": round(float(r.framework_share_explained), 4),
-            "tau2": round(float(r.tau2), 5), "weibull_shape": round(float(r.weibull_shape), 4),
+            "tau": round(float(r.tau), 4), "tau_interval": [round(float(r.tau_lo), 4), round(float(r.tau_hi), 4)],
+            "units_can_be_told_apart": bool(r.distinguishable),
             "cohort_years": r.cohort_years,
         }
         for r in fits.itertuples()

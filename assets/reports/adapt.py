@@ -13,7 +13,7 @@ LEAGUE_RENAMES = {
     "rank_lo": "rank_lower", "rank_hi": "rank_upper",
     "funnel_lo": "funnel_lower", "funnel_hi": "funnel_upper",
 }
-CLASS_MAP = {"inconclusive": "not_distinguishable"}
+CLASS_MAP: dict[str, str] = {}
 
 
 def league_for_report(league: pd.DataFrame, activity: pd.DataFrame | None = None) -> pd.DataFrame:

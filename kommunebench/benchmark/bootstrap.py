@@ -70,7 +70,7 @@ def _replicate(data: BootstrapData, seed: int) -> tuple[np.ndarray, np.ndarray, 
     s = data.strata[idx]
     u = data.unit_index[idx]
     model = fit_expected_model(
-        X, data.terms, t, e, s, data.horizon, initial_point=data.beta, engine="numpy"
+        X, data.terms, t, e, s, data.horizon, initial_point=data.beta, engine="numpy", keep_fitter=False
     )
     pe = predict_expected(model, X, t, s)
     o = np.bincount(u, weights=e, minlength=data.n_units)

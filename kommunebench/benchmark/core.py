@@ -9,31 +9,33 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
 
 from kommunebench.benchmark.aft import fit_weibull_aft
 from kommunebench.benchmark.bootstrap import BootstrapData, BootstrapReplicates, run_bootstrap
 from kommunebench.benchmark.diagnostics import calibration_table, coefficient_table, ph_test_table
+from kommunebench.benchmark.hierarchy import Heterogeneity, heterogeneity, posterior_draws, shrinkage_weight
 from kommunebench.benchmark.model import (
     PersonExpected,
     design_matrix,
     design_spec,
     fit_expected_model,
+    log_expected_jacobian,
     predict_expected,
 )
+from kommunebench.benchmark.ranks import rank_confidence_sets
 from kommunebench.benchmark.settings import JOB_CENTRE_POOLS, BenchmarkSettings
 from kommunebench.benchmark.stats import (
     benjamini_hochberg,
-    eb_shrink,
     fifth_of,
     garwood_interval,
     km_restricted_mean,
     random_effects,
     rank_of,
-    simulate_ranks,
 )
+from kommunebench.scales import headline_pct
 
-CLASSES = ("better", "as_expected", "worse", "inconclusive", "too_small")
+CLASSES = ("better", "as_expected", "worse", "not_distinguishable", "too_small")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class BenchmarkResult:
     stays in the warehouse and never goes into logs, metadata, reports or exports."""
 
     league_table: pd.DataFrame
+    summary: dict[str, object]
     coefficients: pd.DataFrame
     calibration: pd.DataFrame
     ph_test: pd.DataFrame
@@ -51,7 +54,10 @@ class BenchmarkResult:
     person_expected: pd.DataFrame
     concordance: float
     framework_share_explained: float
-    tau2: float
+    tau: float
+    tau_lo: float
+    tau_hi: float
+    distinguishable: bool
     tau2_without_framework: float
     tau2_with_framework: float
     weibull_shape: float
@@ -138,25 +144,6 @@ def prepare_persons(
     return df
 
 
-# ---------------------------------------------------------------- scales
-
-
-def scale_pct(log_hr: np.ndarray, scale: str, shape: float) -> np.ndarray:
-    """Convert log hazard ratios (log O/E) to "% faster than expected" on a scale.
-
-    hazard: 100 (HR - 1), "the job-finding rate is X % higher";
-    time_ratio: 100 (1 - TR) with TR = HR^(-1/shape), "time to a job is X % shorter".
-    Both increase with log_hr, so intervals map end to end.
-    """
-    x = np.asarray(log_hr, dtype=float)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        if scale == "hazard":
-            return 100.0 * np.expm1(x)
-        if scale == "time_ratio":
-            return -100.0 * np.expm1(-x / shape)
-    raise ValueError(f"scale_pct: scale {scale!r} is not 'hazard' or 'time_ratio'")
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -202,25 +189,38 @@ def _run(
 
     spec = design_spec(df, model_numeric, list(categorical))
     X = design_matrix(df, spec)
-    model = fit_expected_model(X, spec.terms, duration, event, strata, st.horizon)
+    model = fit_expected_model(X, spec.terms, duration, event, strata, st.horizon, engine=st.cox_engine)
     pe = predict_expected(model, X, duration, strata)
 
     units_all = np.sort(np.unique(df["_unit"].to_numpy()))
     unit_index = np.searchsorted(units_all, df["_unit"].to_numpy())
     league = _unit_aggregates(df, st, units_all, unit_index, duration, event, pe)
-    reported = league.loc[~league["too_small"], "kom"].astype(int).tolist()
-    if len(reported) < 5:
+    ranked = ~league["too_small"].to_numpy()
+    if int(ranked.sum()) < 5:
         raise ValueError(
-            f"only {len(reported)} units have at least min_persons={st.min_persons} persons; "
-            "at least 5 are needed to rank in fifths"
+            f"only {int(ranked.sum())} units have at least min_persons={st.min_persons} persons and "
+            f"{st.min_expected_events} expected events; at least 5 are needed to rank in fifths"
         )
 
-    # ---- Weibull AFT: sensitivity analysis and the shape for the time-ratio scale
-    shape = float("nan")
+    # ---- what the expected model's uncertainty does to every unit at once
+    jac = log_expected_jacobian(model, X, duration, event, strata, unit_index, units_all.size)
+    cov_log_e = jac @ model.cov @ jac.T
+
+    # ---- model-based weeks and persons as functions of theta, per unit
+    effects = UnitEffectScales.build(model, pe, X, duration, event, strata, unit_index, units_all.size)
+
+    het, draws, tau_draws = _performance(league, st, cov_log_e, effects)
+
+    # ---- peers: the units with the most similar framework conditions
+    _peer_columns(league, df, fw, st, draws)
+
+    # ---- Weibull AFT: a sensitivity analysis with unit dummies
     aft_table = pd.DataFrame()
+    shape = float("nan")
     if st.weibull_aft:
         ind_terms = [t for t in spec.terms if t not in fw]
         cols = [spec.terms.index(t) for t in ind_terms]
+        reported = league.loc[ranked, "kom"].astype(int).tolist()
         aft = fit_weibull_aft(
             X[:, cols], ind_terms, duration, event, strata, df["_unit"].to_numpy(), reported, st.level
         )
@@ -231,9 +231,6 @@ def _run(
         aft_table["shape"] = aft.shape
         aft_table["shape_se"] = aft.shape_se
         _net_of_framework(aft_table, df, fw, st)
-
-    tau2 = _performance(league, st, shape)
-    if st.weibull_aft:
         league["aft_time_ratio_pct"] = league["kom"].map(aft_table.set_index("kom")["time_ratio_net_pct"])
 
     # ---- framework share: second stage on estimates from a model without framework conditions
@@ -241,29 +238,20 @@ def _run(
         df, st, spec, X, fw, duration, event, strata, units_all, unit_index, league
     )
 
-    # ---- bootstrap
+    # ---- bootstrap (optional)
     boot: BootstrapReplicates | None = None
     if st.bootstrap_replicates > 0:
         boot = run_bootstrap(
             BootstrapData(
-                X=X,
-                terms=spec.terms,
-                duration=duration,
-                event=event,
-                strata=strata,
-                unit_index=unit_index,
-                n_units=units_all.size,
-                horizon=st.horizon,
-                beta=model.beta,
+                X=X, terms=spec.terms, duration=duration, event=event, strata=strata,
+                unit_index=unit_index, n_units=units_all.size, horizon=st.horizon, beta=model.beta,
             ),
-            st.bootstrap_replicates,
-            st.seed,
-            scheduler=st.dask_scheduler,
-            workers=st.dask_workers,
+            st.bootstrap_replicates, st.seed, scheduler=st.dask_scheduler, workers=st.dask_workers,
         )
-        _bootstrap_columns(league, boot, st, shape)
+        _bootstrap_columns(league, boot, st)
 
-    funnel = _funnel_grid(league, tau2, st)
+    summary = _summary(league, het, draws, tau_draws, effects, st)
+    funnel = _funnel_grid(league, het.tau**2, st)
     calibration = calibration_table(duration, event, pe, st.horizon, st.calibration_groups)
     ph = ph_test_table(X, spec.terms, duration, event, strata, st.ph_test_max_persons, st.seed)
     person_expected = pd.DataFrame(
@@ -282,6 +270,7 @@ def _run(
     )
     return BenchmarkResult(
         league_table=league.reset_index(drop=True),
+        summary=summary,
         coefficients=coefficient_table(model, st.coef_level),
         calibration=calibration,
         ph_test=ph,
@@ -291,7 +280,10 @@ def _run(
         person_expected=person_expected,
         concordance=model.concordance,
         framework_share_explained=share,
-        tau2=tau2,
+        tau=het.tau,
+        tau_lo=het.tau_lo,
+        tau_hi=het.tau_hi,
+        distinguishable=het.distinguishable,
         tau2_without_framework=tau2_without,
         tau2_with_framework=tau2_with,
         weibull_shape=shape,
@@ -335,7 +327,7 @@ def _unit_aggregates(
             "unit_name": [names[u][0] for u in units.tolist()],
             "members": [names[u][1] for u in units.tolist()],
             "persons": persons.astype(int),
-            "too_small": persons < st.min_persons,
+            "too_small": (persons < st.min_persons) | (e < st.min_expected_events),
             "events_observed": o.astype(int),
             "events_expected": e,
             "rmst_observed": rmst_obs,
@@ -345,72 +337,135 @@ def _unit_aggregates(
     )
 
 
-def _performance(league: pd.DataFrame, st: BenchmarkSettings, shape: float) -> float:
-    """Add O/E, scales, shrinkage, ranks, classes and funnel columns in place; return tau^2.
+@dataclass(frozen=True)
+class UnitEffectScales:
+    """Per unit, what a log rate ratio theta means in weeks and in persons, by the expected model.
 
-    - r_j = log(O_j / E_j), s_j = 1 / sqrt(O_j) (O_j = 0 replaced by 0.5, ``zero_events``);
-      z_j = r_j / s_j, two-sided p_j, Benjamini-Hochberg q_j over the ranked units.
-    - tau^2 from ``random_effects`` over the ranked units; B_j = tau^2 / (tau^2 + s_j^2),
-      shrunken r_j = B_j r_j, posterior sd sqrt(B_j s_j^2 + 2/(k-2) (1-B_j)^2 r_j^2) (plug-in
-      variance plus a Morris-type term for the uncertainty in tau^2; k = ranked units).
-    - Intervals at ``settings.level``: O/E from Garwood, mapped to the hazard and time-ratio
-      scales; restricted means from the Kaplan-Meier standard error (expected treated as
-      known); shrunken intervals from the posterior.
-    - Ranks (1 = best), rank intervals, P(top/bottom fifth) by ``simulate_ranks`` on the
-      shrunken posterior (``rank_on="shrunken"``) or on (r_j, s_j); fifth = ceil(5 rank / n).
-    - band_position of the headline interval against ±band: above, below, inside, overlaps.
-    - class, in this order: too_small (never ranked); better / worse when q_j <= fdr_q (sign
-      of r_j); as_expected when the headline interval reaches into the ±band (not shown to lie
-      outside it); otherwise inconclusive (the unit's own interval lies outside the band, but
-      the difference does not survive the false-discovery-rate control).
-    - funnel_lo/hi = exp(-/+ funnel_z sqrt(1/E_j + tau^2)), O/E scale; funnel_flag.
+    weeks(theta) = mean over the unit's persons of [RMST_i(0) - RMST_i(theta)], the expected
+    restricted mean time to the event within the follow-up without minus with the hazard
+    multiplied by exp(theta) (positive = sooner); persons(theta) = sum over the persons of
+    [F_i(c_i; theta) - F_i(c_i; 0)], the expected number more reaching the event within the
+    time they were observable (c_i = their censoring time if they left before the horizon
+    without the event, else the horizon). Tabulated on a theta grid and interpolated.
+    """
+
+    grid: np.ndarray
+    weeks: np.ndarray  # [unit, grid]
+    persons: np.ndarray  # [unit, grid]
+
+    @classmethod
+    def build(cls, model, pe: PersonExpected, X, duration, event, strata, unit_index, n_units: int) -> UnitEffectScales:
+        from kommunebench.benchmark.model import _stratum_index
+
+        grid = np.linspace(-3.0, 3.0, 61)
+        sidx = _stratum_index(model.strata, strata)
+        h = model.horizon
+        base = model.base_cumhaz[sidx, :h]  # H0 at k = 0..h-1, per person
+        c = np.where((event == 0) & (duration < h), duration, h)
+        base_c = model.base_cumhaz[sidx, c]
+        risk = np.exp(pe.eta)
+        counts = np.bincount(unit_index, minlength=n_units).astype(float)
+        weeks = np.zeros((n_units, grid.size))
+        persons = np.zeros((n_units, grid.size))
+        rmst0 = np.exp(-base * risk[:, None]).sum(axis=1)
+        f0 = 1 - np.exp(-base_c * risk)
+        for gi, th in enumerate(grid):
+            r = risk * np.exp(th)
+            rm = np.exp(-base * r[:, None]).sum(axis=1)
+            f = 1 - np.exp(-base_c * r)
+            weeks[:, gi] = np.bincount(unit_index, weights=rmst0 - rm, minlength=n_units) / counts
+            persons[:, gi] = np.bincount(unit_index, weights=f - f0, minlength=n_units)
+        return cls(grid=grid, weeks=weeks, persons=persons)
+
+    def at(self, table: str, theta: np.ndarray, units: np.ndarray | None = None) -> np.ndarray:
+        """Interpolate ``weeks`` or ``persons`` at theta ([unit] or [draw, unit] for ``units``)."""
+        tab = getattr(self, table) if units is None else getattr(self, table)[units]
+        th = np.clip(np.asarray(theta, dtype=float), self.grid[0], self.grid[-1])
+        if th.ndim == 1:
+            return np.array([np.interp(th[j], self.grid, tab[j]) for j in range(th.size)])
+        return np.column_stack([np.interp(th[:, j], self.grid, tab[j]) for j in range(th.shape[1])])
+
+
+def classify_units(
+    pct_lo: np.ndarray, pct_hi: np.ndarray, theta: np.ndarray, q: np.ndarray, ranked: np.ndarray, band: float, fdr_q: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(band position, class) per unit, exactly as documented.
+
+    Position of the interval [pct_lo, pct_hi] against ±100 band: above, below, inside (the
+    whole interval within the band) or overlaps. Class: too_small unless ranked; better /
+    worse when the Benjamini-Hochberg q <= fdr_q (sign of theta; the exact test and the
+    Garwood interval agree, so the interval then excludes 0); as_expected only when the whole
+    interval lies inside the band; not_distinguishable otherwise.
+    """
+    b = 100 * band
+    position = np.where(pct_lo > b, "above", np.where(pct_hi < -b, "below",
+                        np.where((pct_lo >= -b) & (pct_hi <= b), "inside", "overlaps")))
+    sig = ranked & (np.nan_to_num(q, nan=1.0) <= fdr_q)
+    better = sig & (theta > 0)
+    worse = sig & (theta < 0)
+    as_expected = ranked & ~better & ~worse & (position == "inside")
+    cls = np.where(better, "better", np.where(worse, "worse", np.where(as_expected, "as_expected", "not_distinguishable")))
+    return position, np.where(ranked, cls, "too_small")
+
+
+def _exact_poisson_p(o: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Two-sided exact Poisson p-value of O given mean E (twice the smaller tail, at most 1)."""
+    from scipy.stats import poisson
+
+    lower = poisson.cdf(o, e)
+    upper = poisson.sf(o - 1, e)
+    return np.minimum(1.0, 2 * np.minimum(lower, upper))
+
+
+def _performance(
+    league: pd.DataFrame, st: BenchmarkSettings, cov_log_e: np.ndarray, effects: UnitEffectScales
+) -> tuple[Heterogeneity, np.ndarray, np.ndarray]:
+    """Estimates, intervals, posterior, ranks, rank sets, fifths and classes, in place.
+
+    Raw (the unit's own data): theta-hat = log(O/E) (O = 0 replaced by 0.5 and flagged), with
+    the exact Garwood interval of O mapped to the headline scale (``scales.headline_pct``);
+    p-value of the exact Poisson test; Benjamini-Hochberg q over the ranked units.
+    Shrunken: posterior of the Poisson log-normal hierarchy (``hierarchy``) with tau
+    integrated over, plus the expected model's uncertainty (log E ~ N(log E-hat, J cov J'),
+    moved by the shrinkage weight); posterior mean and equal-tailed interval.
+    Ranks, fifths and rank intervals exist only when the data can tell the units apart (the
+    likelihood interval of tau excludes 0): rank = order of the posterior means, marginal
+    rank interval = quantiles of the ranks over the draws, simultaneous rank bounds and the
+    top/bottom-fifth sets of Mogstad et al. (``ranks``) from theta-hat and its covariance.
+    Classes (ranked units): better / worse when q <= fdr_q (sign of theta-hat); as_expected
+    when the whole raw interval lies within ±band; not_distinguishable otherwise.
     """
     z = st.z
     o = league["events_observed"].to_numpy(dtype=float)
     e = league["events_expected"].to_numpy(dtype=float)
     ranked = ~league["too_small"].to_numpy()
+    idx = np.flatnonzero(ranked)
+    n_r = idx.size
 
     lo, hi = garwood_interval(o, st.level)
+    with np.errstate(divide="ignore"):
+        theta_lo, theta_hi = np.log(lo / e), np.log(hi / e)
+    o_used = np.where(o > 0, o, 0.5)
+    theta = np.log(o_used / e)
     league["oe_ratio"] = o / e
     league["oe_lo"] = lo / e
     league["oe_hi"] = hi / e
-    # log-hazard performance; O = 0 is replaced by 0.5 (flagged) so that r and s stay finite
-    o_used = np.where(o > 0, o, 0.5)
-    r = np.log(o_used / e)
-    s = 1.0 / np.sqrt(o_used)
-    league["log_oe"] = r
-    league["log_oe_se"] = s
+    league["log_oe"] = theta
+    league["log_oe_se"] = 1.0 / np.sqrt(o_used)
     league["zero_events"] = o == 0
-    wald = r / s
-    p = 2 * norm.sf(np.abs(wald))
-    league["z"] = wald
+    p = _exact_poisson_p(o, e)
     league["p_value"] = p
-    q = np.full(r.size, np.nan)
+    q = np.full(o.size, np.nan)
     q[ranked] = benjamini_hochberg(p[ranked])
     league["q_value"] = q
+    league["indicator_pct"] = headline_pct(np.where(o > 0, theta, -np.inf))
+    league["indicator_pct_lo"] = headline_pct(theta_lo)
+    league["indicator_pct_hi"] = headline_pct(theta_hi)
+    league["hazard_pct"] = 100 * (o / e - 1)
+    league["hazard_pct_lo"] = 100 * (lo / e - 1)
+    league["hazard_pct_hi"] = 100 * (hi / e - 1)
 
-    re = random_effects(r[ranked], s[ranked] ** 2, method=st.tau2_method)
-    tau2 = re.tau2
-    b, post_mean, post_sd = eb_shrink(r, s, tau2, k=int(ranked.sum()))
-    league["shrinkage_factor"] = b
-    league["log_oe_shrunken"] = post_mean
-    league["log_oe_shrunken_sd"] = post_sd
-
-    with np.errstate(divide="ignore"):
-        log_lo, log_hi = np.log(lo / e), np.log(hi / e)
-    for sc in ("hazard", "time_ratio"):
-        if sc == "time_ratio" and not np.isfinite(shape):
-            continue
-        name = f"{sc}_pct"
-        league[name] = scale_pct(r, sc, shape)
-        league[name] = np.where(o > 0, league[name], scale_pct(np.full(r.size, -np.inf), sc, shape))
-        league[f"{name}_lo"] = scale_pct(log_lo, sc, shape)
-        league[f"{name}_hi"] = scale_pct(log_hi, sc, shape)
-        league[f"{name}_shrunken"] = scale_pct(post_mean, sc, shape)
-        league[f"{name}_shrunken_lo"] = scale_pct(post_mean - z * post_sd, sc, shape)
-        league[f"{name}_shrunken_hi"] = scale_pct(post_mean + z * post_sd, sc, shape)
-
-    # restricted-mean scale: (expected - observed) / expected; expected treated as known
+    # restricted mean (Kaplan-Meier) against expected: weeks within the follow-up
     ex = league["rmst_expected"].to_numpy()
     ob = league["rmst_observed"].to_numpy()
     se = league["rmst_observed_se"].to_numpy()
@@ -420,70 +475,185 @@ def _performance(league: pd.DataFrame, st: BenchmarkSettings, shape: float) -> f
     league["weeks_difference"] = ex - ob
     league["weeks_difference_lo"] = ex - (ob + z * se)
     league["weeks_difference_hi"] = ex - (ob - z * se)
-    # shrink the restricted-mean indicator with the same B_j (normal-normal on its own scale)
-    rm_se = 100 * se / ex
-    rm_b = _shrink_factor_same_scale(league["rmst_pct"].to_numpy(), rm_se, ranked, st)
-    league["rmst_pct_shrunken"] = rm_b * league["rmst_pct"].to_numpy()
 
-    head = st.scale
-    league.insert(league.columns.get_loc("events_observed"), "indicator_scale", head)
-    for suffix in ("", "_lo", "_hi", "_shrunken", "_shrunken_lo", "_shrunken_hi"):
-        src = f"{head}_pct{suffix}"
-        if head == "rmst" and suffix in ("_shrunken_lo", "_shrunken_hi"):
-            rm_sd = np.sqrt(rm_b) * rm_se
-            val = league["rmst_pct_shrunken"].to_numpy() + (z if suffix.endswith("hi") else -z) * rm_sd
-        else:
-            val = league[src].to_numpy()
-        league[f"indicator_pct{suffix}"] = val
+    # model-based weeks and persons of the raw estimate (monotone in theta: ends map to ends)
+    all_units = np.arange(o.size)
+    th_clip = lambda x: np.where(np.isfinite(x), x, np.sign(x) * 3.0)  # noqa: E731
+    league["weeks_faster"] = effects.at("weeks", th_clip(theta), all_units)
+    league["weeks_faster_lo"] = effects.at("weeks", th_clip(theta_lo), all_units)
+    league["weeks_faster_hi"] = effects.at("weeks", th_clip(theta_hi), all_units)
+    league["gap_persons"] = effects.at("persons", th_clip(theta), all_units)
+    league["gap_persons_lo"] = effects.at("persons", th_clip(theta_lo), all_units)
+    league["gap_persons_hi"] = effects.at("persons", th_clip(theta_hi), all_units)
 
-    # ---- ranks, fifths, P(top fifth) among ranked units
-    if st.rank_on == "shrunken":
-        m_rank, s_rank = post_mean, post_sd
-        if head == "rmst":
-            m_rank = league["rmst_pct_shrunken"].to_numpy()
-            s_rank = np.sqrt(rm_b) * rm_se
-    else:
-        m_rank, s_rank = r, s
-        if head == "rmst":
-            m_rank, s_rank = league["rmst_pct"].to_numpy(), rm_se
-    n_ranked = int(ranked.sum())
-    sim = simulate_ranks(m_rank[ranked], s_rank[ranked], st.n_sim, st.level, st.seed)
-    for col, values in (
-        ("rank", sim.rank),
-        ("rank_lo", sim.rank_lower),
-        ("rank_hi", sim.rank_upper),
-        # tied units (e.g. all of them when tau^2 = 0) share the fifth of their average rank
-        ("fifth", fifth_of(np.ceil(rankdata(-m_rank[ranked], method="average")).astype(np.int64), n_ranked)),
-    ):
-        full = pd.array([pd.NA] * r.size, dtype="Int64")
-        full[np.flatnonzero(ranked)] = values
-        league[col] = full
-    for col, values in (("rank_mean", sim.rank_mean), ("p_top_fifth", sim.p_top_fifth), ("p_bottom_fifth", sim.p_bottom_fifth)):
-        full_f = np.full(r.size, np.nan)
-        full_f[ranked] = values
-        league[col] = full_f
+    # ---- the hierarchy over the ranked units
+    het = heterogeneity(o[idx], e[idx], level=st.level, tau_max=st.tau_max)
+    draws, tau_draws = posterior_draws(o[idx], e[idx], het, st.n_draws, st.seed)
+    rng = np.random.default_rng(st.seed + 1)
+    cov_r = cov_log_e[np.ix_(idx, idx)]
+    chol = np.linalg.cholesky(cov_r + 1e-12 * np.eye(n_r))
+    delta = rng.standard_normal((st.n_draws, n_r)) @ chol.T
+    draws = draws + shrinkage_weight(o[idx], tau_draws) * delta
+    a = (1 - st.level) / 2
+    post_mean = np.full(o.size, np.nan)
+    post_lo = np.full(o.size, np.nan)
+    post_hi = np.full(o.size, np.nan)
+    post_sd = np.full(o.size, np.nan)
+    post_mean[idx] = draws.mean(axis=0)
+    post_sd[idx] = draws.std(axis=0)
+    post_lo[idx], post_hi[idx] = np.quantile(draws, [a, 1 - a], axis=0)
+    league["log_oe_shrunken"] = post_mean
+    league["log_oe_shrunken_sd"] = post_sd
+    league["indicator_pct_shrunken"] = headline_pct(post_mean)
+    league["indicator_pct_shrunken_lo"] = headline_pct(post_lo)
+    league["indicator_pct_shrunken_hi"] = headline_pct(post_hi)
+    w_draws = effects.at("weeks", draws, idx)
+    g_draws = effects.at("persons", draws, idx)
+    for name, d in (("weeks_faster_shrunken", w_draws), ("gap_persons_shrunken", g_draws)):
+        full = np.full((3, o.size), np.nan)
+        full[0, idx] = d.mean(axis=0)
+        full[1, idx], full[2, idx] = np.quantile(d, [a, 1 - a], axis=0)
+        league[name], league[f"{name}_lo"], league[f"{name}_hi"] = full
+    league["distinguishable"] = het.distinguishable
+
+    # ---- ranks, rank intervals, fifths: only when the units can be told apart
+    n_top = n_r // 5
+    draw_ranks = n_r - np.argsort(np.argsort(draws, axis=1), axis=1)  # rank 1 = largest theta
+    p_top = np.full(o.size, np.nan)
+    p_bottom = np.full(o.size, np.nan)
+    p_top[idx] = (draw_ranks <= n_top).mean(axis=0)
+    p_bottom[idx] = (draw_ranks > n_r - n_top).mean(axis=0)
+    league["p_top_fifth"] = p_top
+    league["p_bottom_fifth"] = p_bottom
+    cov_theta = np.diag(1.0 / o_used[idx]) + cov_r
+    sets = rank_confidence_sets(theta[idx], cov_theta, n_top=n_top, level=st.level, n_sim=st.n_rank_sim, seed=st.seed)
+    int_cols = {c: pd.array([pd.NA] * o.size, dtype="Int64") for c in ("rank", "rank_lo", "rank_hi", "rank_sim_lo", "rank_sim_hi", "fifth")}
+    bool_cols = {c: pd.array([pd.NA] * o.size, dtype="boolean") for c in ("in_top_fifth_set", "in_bottom_fifth_set")}
+    rank_mean = np.full(o.size, np.nan)
+    if het.distinguishable:
+        point_rank = rank_of(post_mean[idx])
+        int_cols["rank"][idx] = point_rank
+        lo_r, hi_r = np.quantile(draw_ranks, [a, 1 - a], axis=0, method="inverted_cdf")
+        int_cols["rank_lo"][idx] = lo_r.astype(int)
+        int_cols["rank_hi"][idx] = hi_r.astype(int)
+        int_cols["rank_sim_lo"][idx] = sets.lower
+        int_cols["rank_sim_hi"][idx] = sets.upper
+        int_cols["fifth"][idx] = fifth_of(point_rank, n_r)
+        bool_cols["in_top_fifth_set"][idx] = sets.top_set
+        bool_cols["in_bottom_fifth_set"][idx] = sets.bottom_set
+        rank_mean[idx] = draw_ranks.mean(axis=0)
+    for c, v in {**int_cols, **bool_cols}.items():
+        league[c] = v
+    league["rank_mean"] = rank_mean
 
     # ---- classes
-    band = 100 * st.band
-    ilo = league["indicator_pct_lo"].to_numpy()
-    ihi = league["indicator_pct_hi"].to_numpy()
-    position = np.where(ilo > band, "above", np.where(ihi < -band, "below", np.where((ilo >= -band) & (ihi <= band), "inside", "overlaps")))
-    league["band_position"] = position
-    better = ranked & (q <= st.fdr_q) & (r > 0)
-    worse = ranked & (q <= st.fdr_q) & (r < 0)
-    as_expected = ranked & ~better & ~worse & np.isin(position, ("inside", "overlaps"))
-    cls = np.where(better, "better", np.where(worse, "worse", np.where(as_expected, "as_expected", "inconclusive")))
-    cls = np.where(ranked, cls, "too_small")
-    league["class"] = cls
+    league["band_position"], league["class"] = classify_units(
+        league["indicator_pct_lo"].to_numpy(), league["indicator_pct_hi"].to_numpy(), theta, q, ranked, st.band, st.fdr_q
+    )
 
     # ---- funnel limits with overdispersion, on the O/E scale at this unit's expected count
-    width = st.funnel_z * np.sqrt(1.0 / e + tau2)
+    width = st.funnel_z * np.sqrt(1.0 / e + het.tau**2)
     league["funnel_lo"] = np.exp(-width)
     league["funnel_hi"] = np.exp(width)
     league["funnel_flag"] = np.where(
         league["oe_ratio"] > league["funnel_hi"], "high", np.where(league["oe_ratio"] < league["funnel_lo"], "low", "inside")
     )
-    return tau2
+    full_draws = np.full((st.n_draws, o.size), np.nan)
+    full_draws[:, idx] = draws
+    return het, full_draws, tau_draws
+
+
+def _peer_columns(league: pd.DataFrame, df: pd.DataFrame, fw: list[str], st: BenchmarkSettings, draws: np.ndarray) -> None:
+    """Each ranked unit against the ``n_peers`` ranked units with the most similar framework
+    conditions (Euclidean distance of the standardised unit means): the posterior of
+    theta_j - mean(theta_peers), on the headline scale."""
+    ranked = ~league["too_small"].to_numpy()
+    idx = np.flatnonzero(ranked)
+    league["peers"] = pd.array([pd.NA] * len(league), dtype="string")
+    for c in ("vs_peers_pct", "vs_peers_pct_lo", "vs_peers_pct_hi"):
+        league[c] = np.nan
+    if not fw or idx.size < 3:
+        return
+    means = unit_framework_means(df, fw, league["kom"].tolist()).to_numpy(dtype=float)[idx]
+    sd = means.std(axis=0, ddof=1)
+    Z = (means[:, sd > 0] - means[:, sd > 0].mean(axis=0)) / sd[sd > 0]
+    dist = np.sqrt(((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(dist, np.inf)
+    k = min(st.n_peers, idx.size - 1)
+    peers = np.argsort(dist, axis=1)[:, :k]
+    a = (1 - st.level) / 2
+    d = draws[:, idx]
+    diff = d - d[:, peers].mean(axis=2)
+    codes = league["kom"].to_numpy()[idx]
+    league.loc[idx, "peers"] = [",".join(str(int(codes[p])) for p in row) for row in peers]
+    league.loc[idx, "vs_peers_pct"] = headline_pct(diff.mean(axis=0))
+    lo, hi = np.quantile(diff, [a, 1 - a], axis=0)
+    league.loc[idx, "vs_peers_pct_lo"] = headline_pct(lo)
+    league.loc[idx, "vs_peers_pct_hi"] = headline_pct(hi)
+
+
+def _summary(league: pd.DataFrame, het: Heterogeneity, draws: np.ndarray, tau_draws: np.ndarray,
+             effects: UnitEffectScales, st: BenchmarkSettings) -> dict[str, object]:
+    """The group's headline figures, each on the posterior draws (no winner's curse):
+    mean effect of the best and the worst fifth (the fifths of each draw), their difference in
+    % and in weeks, the difference between the most and the least successful unit, and the
+    share of units truly within ±band; plus the share of each class and tau."""
+    ranked = ~league["too_small"].to_numpy()
+    idx = np.flatnonzero(ranked)
+    d = draws[:, idx]
+    n_r = idx.size
+    n_top = n_r // 5
+    order = np.argsort(d, axis=1)
+    best = order[:, -n_top:]
+    worst = order[:, :n_top]
+    pct = headline_pct(d)
+    weeks = effects.at("weeks", d, idx)
+    rows = np.arange(d.shape[0])[:, None]
+    a = (1 - st.level) / 2
+
+    def summ(x: np.ndarray) -> tuple[float, float, float]:
+        lo, mid, hi = np.quantile(x, [a, 0.5, 1 - a])
+        return float(mid), float(lo), float(hi)
+
+    figures = {
+        "best_fifth_pct": summ(pct[rows, best].mean(axis=1)),
+        "worst_fifth_pct": summ(pct[rows, worst].mean(axis=1)),
+        "fifth_difference_pct": summ(pct[rows, best].mean(axis=1) - pct[rows, worst].mean(axis=1)),
+        "fifth_difference_weeks": summ(weeks[rows, best].mean(axis=1) - weeks[rows, worst].mean(axis=1)),
+        "range_pct": summ(pct.max(axis=1) - pct.min(axis=1)),
+        "range_weeks": summ(weeks.max(axis=1) - weeks.min(axis=1)),
+        "share_within_band": summ(100 * (np.abs(d) <= st.band_theta).mean(axis=1)),
+    }
+    out: dict[str, object] = {
+        "units": int(len(league)), "units_ranked": int(n_r), "top_fifth_units": int(n_top),
+        "distinguishable": bool(het.distinguishable), "tau": het.tau, "tau_lo": het.tau_lo, "tau_hi": het.tau_hi,
+        "tau_lr_statistic": het.lr_statistic, "tau_p_value": het.p_value,
+    }
+    for k, (mid, lo, hi) in figures.items():
+        out[k], out[f"{k}_lo"], out[f"{k}_hi"] = mid, lo, hi
+    cls = league.loc[ranked, "class"]
+    for c in ("better", "worse", "as_expected", "not_distinguishable"):
+        out[f"n_{c}"] = int((cls == c).sum())
+        out[f"share_{c}"] = float(100 * (cls == c).mean()) if n_r else float("nan")
+    out["n_too_small"] = int((~ranked).sum())
+    out["in_top_fifth_set"] = int(league["in_top_fifth_set"].fillna(False).sum())
+    out["in_bottom_fifth_set"] = int(league["in_bottom_fifth_set"].fillna(False).sum())
+    return out
+
+
+def _bootstrap_columns(league: pd.DataFrame, boot: BootstrapReplicates, st: BenchmarkSettings) -> None:
+    """Percentile intervals of the raw headline and restricted-mean indicators."""
+    a = (1 - st.level) / 2
+    head = headline_pct(boot.log_oe)
+    rm_pct = 100 * (boot.rmst_expected - boot.rmst_observed) / boot.rmst_expected
+    league["indicator_pct_boot_lo"] = np.quantile(head, a, axis=0)
+    league["indicator_pct_boot_hi"] = np.quantile(head, 1 - a, axis=0)
+    league["rmst_pct_boot_lo"] = np.quantile(rm_pct, a, axis=0)
+    league["rmst_pct_boot_hi"] = np.quantile(rm_pct, 1 - a, axis=0)
+    wd = boot.rmst_expected - boot.rmst_observed
+    league["weeks_difference_boot_lo"] = np.quantile(wd, a, axis=0)
+    league["weeks_difference_boot_hi"] = np.quantile(wd, 1 - a, axis=0)
+    league["bootstrap_replicates"] = head.shape[0]
 
 
 def unit_framework_means(df: pd.DataFrame, fw: list[str], units: list[int]) -> pd.DataFrame:
@@ -517,14 +687,6 @@ def _net_of_framework(aft_table: pd.DataFrame, df: pd.DataFrame, fw: list[str], 
     aft_table["time_ratio_net_pct"] = -100 * np.expm1(net)
     aft_table["time_ratio_net_pct_lo"] = -100 * np.expm1(net + z * se)
     aft_table["time_ratio_net_pct_hi"] = -100 * np.expm1(net - z * se)
-
-
-def _shrink_factor_same_scale(y: np.ndarray, se: np.ndarray, ranked: np.ndarray, st: BenchmarkSettings) -> np.ndarray:
-    """B_j for an indicator on its own scale: tau^2 from ``random_effects`` over ranked units."""
-    ok = ranked & np.isfinite(y) & (se > 0)
-    re = random_effects(y[ok], se[ok] ** 2, method=st.tau2_method)
-    denom = re.tau2 + se**2
-    return np.divide(re.tau2, denom, out=np.zeros_like(denom), where=denom > 0)
 
 
 def _framework_share(
@@ -587,37 +749,6 @@ def _framework_share(
     return share, re0.tau2, re1.tau2, effects
 
 
-def _bootstrap_columns(league: pd.DataFrame, boot: BootstrapReplicates, st: BenchmarkSettings, shape: float) -> None:
-    """Percentile intervals of the headline and restricted-mean indicators and of the ranks."""
-    a = (1 - st.level) / 2
-    ranked = ~league["too_small"].to_numpy()
-    rm_pct = 100 * (boot.rmst_expected - boot.rmst_observed) / boot.rmst_expected
-    if st.scale == "rmst":
-        head = rm_pct
-    else:
-        head = scale_pct(boot.log_oe, st.scale, shape)
-    league["indicator_pct_boot_lo"] = np.quantile(head, a, axis=0)
-    league["indicator_pct_boot_hi"] = np.quantile(head, 1 - a, axis=0)
-    league["rmst_pct_boot_lo"] = np.quantile(rm_pct, a, axis=0)
-    league["rmst_pct_boot_hi"] = np.quantile(rm_pct, 1 - a, axis=0)
-    wd = boot.rmst_expected - boot.rmst_observed
-    league["weeks_difference_boot_lo"] = np.quantile(wd, a, axis=0)
-    league["weeks_difference_boot_hi"] = np.quantile(wd, 1 - a, axis=0)
-    ranks = np.vstack([rank_of(row[ranked]) for row in head])
-    n_ranked = int(ranked.sum())
-    for col, values in (
-        ("rank_boot_lo", np.quantile(ranks, a, axis=0, method="inverted_cdf")),
-        ("rank_boot_hi", np.quantile(ranks, 1 - a, axis=0, method="inverted_cdf")),
-    ):
-        full = pd.array([pd.NA] * len(league), dtype="Int64")
-        full[np.flatnonzero(ranked)] = values.astype(int)
-        league[col] = full
-    p_top = np.full(len(league), np.nan)
-    p_top[ranked] = (ranks <= n_ranked // 5).mean(axis=0)
-    league["p_top_fifth_boot"] = p_top
-    league["bootstrap_replicates"] = head.shape[0]
-
-
 def _funnel_grid(league: pd.DataFrame, tau2: float, st: BenchmarkSettings, points: int = 200) -> pd.DataFrame:
     """Funnel-plot limits of O/E against expected events E on a log-spaced grid.
 
@@ -641,4 +772,5 @@ def _funnel_grid(league: pd.DataFrame, tau2: float, st: BenchmarkSettings, point
     return frame
 
 
-__all__ = ["BenchmarkResult", "run_benchmark", "prepare_persons", "unit_map", "unit_names", "scale_pct", "CLASSES"]
+
+__all__ = ["BenchmarkResult", "UnitEffectScales", "classify_units", "run_benchmark", "prepare_persons", "unit_map", "unit_names", "CLASSES"]

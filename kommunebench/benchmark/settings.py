@@ -10,9 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
-HeadlineScale = Literal["time_ratio", "hazard", "rmst"]
 Tau2Method = Literal["REML", "DL"]
-RankOn = Literal["shrunken", "raw"]
+CoxEngine = Literal["numpy", "lifelines"]
 
 #: Shared job centres that a 2018 benchmark reported as one unit (domain.md §4.6). The key is the
 #: code that names the pooled unit; the value lists every member municipality code.
@@ -32,53 +31,53 @@ class BenchmarkSettings:
 
     - ``horizon``: follow-up in weeks; 104 for the weakest immigrants, 156 for refugees and
       family-reunified (domain.md §2). Durations beyond it are censored at it.
-    - ``min_persons`` = 20: units with fewer persons are reported as ``too_small`` and never
-      ranked. Reasoning: at the refugees' success share of about 1 in 4 (domain.md §6), 20
-      persons give about 5 expected events, the smallest count that may be published under the
-      project's disclosure rule (cells under 5 suppressed) and roughly where the Poisson
-      interval of O/E stops spanning a factor of ten. The earlier analysis' 80 persons was set
-      for all immigrants; refugees pooled over 4 cohorts would leave a third of the
-      municipalities unranked at 80. Raise it for the headline publication if wanted.
-    - ``pool_job_centres`` = False: the 2016 analysis being rebuilt reported all 98
-      municipalities; True pools Esbjerg-Fanø, Frederikshavn-Læsø, Tårnby-Dragør and
-      Vallensbæk-Ishøj as the 2018 benchmark did (``JOB_CENTRE_POOLS``).
-    - ``band`` = 0.05: "as expected" means within ±5 % of expected (domain.md §4.5), decided on
-      the interval, not the point.
-    - ``level`` = 0.90: level of every interval of the league table (indicator, O/E, rank).
-    - ``fdr_q`` = 0.05: Benjamini-Hochberg false discovery rate for "better/worse than expected".
+    - ``min_persons`` = 20 and ``min_expected_events`` = 5: units with fewer persons, or fewer
+      expected events (the number of persons the expected model says would reach the event),
+      are reported as ``too_small`` and never ranked or classed. 20 persons give about 5
+      expected events at the refugees' success share of 1 in 4 (domain.md §6); 5 events is the
+      smallest count the project publishes. The earlier analysis' 80 persons was set for all
+      immigrants; raise it for a headline publication if wanted.
+    - ``pool_job_centres`` = False: the 2016 analysis reported all 98 municipalities; True pools
+      Esbjerg-Fanø, Frederikshavn-Læsø, Tårnby-Dragør and Vallensbæk-Ishøj as the 2018
+      benchmark did (``JOB_CENTRE_POOLS``).
+    - ``band`` = 0.05: "as expected" means the whole interval lies within ±5 % of expected on
+      the headline scale (domain.md §4.5).
+    - ``level`` = 0.90: level of every interval (estimates, ranks, rank sets, tau).
+    - ``fdr_q`` = 0.10: Benjamini-Hochberg false discovery rate for "better/worse than
+      expected" (matching the 90 % intervals).
     - ``funnel_z`` = 3.09: funnel limits at 99.8 % (Spiegelhalter 2005), widened by tau^2.
-    - ``n_sim`` = 10,000 parametric draws for rank intervals and P(top fifth).
-    - ``tau2_method`` = "REML" (or "DL", DerSimonian-Laird) for the between-unit variance.
-    - ``rank_on`` = "shrunken": ranks, fifths and rank simulation use the empirical-Bayes
-      posterior (small units pulled to the middle); "raw" uses log(O/E) and its standard error.
-    - ``scale`` = "time_ratio": the scale of the headline ``indicator_pct`` (see
-      ``kommunebench.benchmark`` for why); "hazard" and "rmst" are the alternatives.
+    - ``n_draws`` = 4,000 posterior draws (ranks, P(top fifth), headline figures) and
+      ``n_rank_sim`` = 4,000 simulations of the simultaneous rank sets' critical values.
+    - ``tau_max`` = 1.0: upper end of the uniform prior of tau (a log rate ratio sd of 1 is far
+      beyond anything between municipalities).
+    - ``n_peers`` = 10: municipalities with the most similar framework conditions that each
+      municipality is compared with (jobindsats.dk's "kommuner med tilsvarende rammevilkår").
+    - ``tau2_method`` = "REML" for the second-stage meta-regression of the framework share.
+    - ``cox_engine`` = "numpy": the project's Efron fitter (agrees with R's coxph to 1e-10);
+      "lifelines" is the cross-check.
     - ``bootstrap_replicates`` = 0 (off): person-level bootstrap within units, with refits of
       the Cox model, run on Dask (``dask_scheduler`` address, or a LocalCluster with
       ``dask_workers`` single-threaded worker processes when None).
-    - ``ph_test_max_persons`` = 20,000: the proportional-hazards test runs on a subsample of at
-      most this many persons (it does not scale; benchmark-notes.md).
-    - ``blas_threads`` = 1: BLAS threads while the benchmark runs (threadpoolctl). The
-      matrices are small (tens of columns); on a busy 2-core machine multithreaded OpenBLAS
-      made the Cox fits 2-3 times slower in the median and far slower in single runs
-      (bench/benchmark/RESULTS.md). None leaves it alone.
-      Dask workers already run with one BLAS thread.
-    - ``weibull_aft`` = True: fit the Weibull AFT sensitivity model with unit dummies; its shape
-      also converts hazard ratios to time ratios (TR = HR^(-1/shape)). Required when
-      ``scale == "time_ratio"``.
+    - ``ph_test_max_persons`` = 20,000: the proportional-hazards test runs on a subsample.
+    - ``blas_threads`` = 1: BLAS threads while the benchmark runs (threadpoolctl); on a busy
+      2-core machine multithreaded OpenBLAS made the fits slower (bench/benchmark/RESULTS.md).
+    - ``weibull_aft`` = True: fit the Weibull AFT sensitivity model with unit dummies.
     """
 
     horizon: int = 104
     min_persons: int = 20
+    min_expected_events: float = 5.0
     pool_job_centres: bool = False
     band: float = 0.05
     level: float = 0.90
-    fdr_q: float = 0.05
+    fdr_q: float = 0.10
     funnel_z: float = 3.09
-    n_sim: int = 10_000
+    n_draws: int = 4_000
+    n_rank_sim: int = 4_000
+    tau_max: float = 1.0
+    n_peers: int = 10
     tau2_method: Tau2Method = "REML"
-    rank_on: RankOn = "shrunken"
-    scale: HeadlineScale = "time_ratio"
+    cox_engine: CoxEngine = "numpy"
     bootstrap_replicates: int = 0
     dask_scheduler: str | None = None
     dask_workers: int = 2
@@ -104,6 +103,8 @@ class BenchmarkSettings:
             bad("horizon", "a whole number of weeks >= 1")
         if not isinstance(self.min_persons, int) or self.min_persons < 1:
             bad("min_persons", "a whole number >= 1")
+        if self.min_expected_events < 0:
+            bad("min_expected_events", ">= 0")
         if not 0 < self.band < 1:
             bad("band", "0 < band < 1")
         for name in ("level", "fdr_q", "coef_level"):
@@ -111,16 +112,17 @@ class BenchmarkSettings:
                 bad(name, "strictly between 0 and 1")
         if self.funnel_z <= 0:
             bad("funnel_z", "> 0")
-        if not isinstance(self.n_sim, int) or self.n_sim < 100:
-            bad("n_sim", "a whole number >= 100")
+        for name in ("n_draws", "n_rank_sim"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 200:
+                bad(name, "a whole number >= 200")
+        if not 0 < self.tau_max <= 5:
+            bad("tau_max", "0 < tau_max <= 5")
+        if not isinstance(self.n_peers, int) or self.n_peers < 1:
+            bad("n_peers", "a whole number >= 1")
         if self.tau2_method not in ("REML", "DL"):
             bad("tau2_method", "one of 'REML', 'DL'")
-        if self.rank_on not in ("shrunken", "raw"):
-            bad("rank_on", "one of 'shrunken', 'raw'")
-        if self.scale not in ("time_ratio", "hazard", "rmst"):
-            bad("scale", "one of 'time_ratio', 'hazard', 'rmst'")
-        if self.scale == "time_ratio" and not self.weibull_aft:
-            bad("weibull_aft", "must be True when scale == 'time_ratio' (it supplies the shape)")
+        if self.cox_engine not in ("numpy", "lifelines"):
+            bad("cox_engine", "one of 'numpy', 'lifelines'")
         if not isinstance(self.bootstrap_replicates, int) or self.bootstrap_replicates < 0:
             bad("bootstrap_replicates", "a whole number >= 0")
         if 0 < self.bootstrap_replicates < 20:
@@ -140,6 +142,13 @@ class BenchmarkSettings:
         from scipy.stats import norm
 
         return float(norm.ppf(0.5 + self.level / 2))
+
+    @property
+    def band_theta(self) -> float:
+        """The ±band on the log rate ratio: |headline %| <= 100 band <=> |theta| <= -log(1 - band)."""
+        import math
+
+        return -math.log1p(-self.band)
 
     def replace(self, **changes: object) -> BenchmarkSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

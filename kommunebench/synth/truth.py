@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from kommunebench import refdata
+from kommunebench.scales import headline_pct
 from kommunebench.states import SUPPORT_STATES
 from kommunebench.synth.calendar import Calendar, day_number
 from kommunebench.synth.population import NO_DAY, Persons
@@ -371,12 +372,6 @@ def nelson_aalen(weeks: np.ndarray, event: np.ndarray, horizon: int) -> np.ndarr
     with np.errstate(divide="ignore", invalid="ignore"):
         dh = np.where(at_risk > 0, d / at_risk, 0.0)
     return np.cumsum(dh)
-
-
-def headline_pct(theta: np.ndarray) -> np.ndarray:
-    """The symmetric, bounded "% faster" of a log rate ratio: 100 sign(theta) (1 - e^-|theta|)."""
-    th = np.asarray(theta, dtype=float)
-    return 100.0 * np.sign(th) * -np.expm1(-np.abs(th))
 
 
 def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings: TruthSettings) -> pl.DataFrame:

@@ -48,7 +48,7 @@ def test_sum_expected_equals_sum_observed_per_stratum(sim):
 def test_restricted_mean_from_baseline_by_hand():
     # one stratum, H0(0..2) = 0, 0.1, 0.3; a person with eta = 0 and one with eta = log 2
     model = ExpectedModel(
-        terms=["x"], beta=np.array([1.0]), se=np.array([0.1]), centre=np.array([0.0]),
+        terms=["x"], beta=np.array([1.0]), se=np.array([0.1]), cov=np.array([[0.01]]), centre=np.array([0.0]),
         strata=np.array([2015]), base_cumhaz=np.array([[0.0, 0.1, 0.3]]), horizon=2,
         log_likelihood=0.0, concordance=0.5, fitter=None,
     )

@@ -10,8 +10,8 @@ from kommunebench.benchmark import (
     CLASSES,
     JOB_CENTRE_POOLS,
     BenchmarkSettings,
+    headline_pct,
     run_benchmark,
-    scale_pct,
     simulate_benchmark_data,
     unit_map,
 )
@@ -19,7 +19,7 @@ from kommunebench.benchmark.bootstrap import BootstrapData, one_replicate
 
 N = 20_000
 SEED = 5
-FAST = dict(n_sim=2000)
+FAST = dict(n_draws=1000, n_rank_sim=1000)
 
 
 def _planted():
@@ -64,48 +64,60 @@ def test_league_table_invariants(result, sim):
     assert set(L["class"]) <= set(CLASSES)
     np.testing.assert_allclose(L["oe_ratio"], L["events_observed"] / L["events_expected"])
     assert (L["oe_lo"] <= L["oe_ratio"]).all() and (L["oe_ratio"] <= L["oe_hi"]).all()
-    # headline = time-ratio scale by default; hazard and time ratio move together
-    assert (L["indicator_scale"] == "time_ratio").all()
-    np.testing.assert_allclose(L["indicator_pct"], L["time_ratio_pct"])
-    np.testing.assert_allclose(L["time_ratio_pct"], scale_pct(L["log_oe"].to_numpy(), "time_ratio", result.weibull_shape))
-    assert (np.sign(L["hazard_pct"]) == np.sign(L["time_ratio_pct"])).all()
-    np.testing.assert_allclose(L["indicator_pct"], -100 * np.expm1(-np.log(L["oe_ratio"]) / result.weibull_shape))
+    # one headline scale: the bounded, symmetric reading of log(O/E)
+    np.testing.assert_allclose(L["indicator_pct"], headline_pct(np.log(L["oe_ratio"].to_numpy())))
+    assert (np.sign(L["hazard_pct"]) == np.sign(L["indicator_pct"])).all()
+    for c in [c for c in L.columns if c.startswith(("indicator_pct", "vs_peers_pct"))]:
+        assert (L[c].dropna().abs() <= 100).all(), c
     np.testing.assert_allclose(L["weeks_difference"], L["rmst_expected"] - L["rmst_observed"])
     np.testing.assert_allclose(L["rmst_pct"], 100 * L["weeks_difference"] / L["rmst_expected"])
-    # shrinkage pulls towards 0 and more so for small units
-    assert (L["log_oe_shrunken"].abs() <= L["log_oe"].abs() + 1e-12).all()
-    assert np.corrcoef(L["shrinkage_factor"], L["events_observed"])[0, 1] > 0.5
-    # fifths: 1..5 of about equal size among ranked units
+    # weeks and persons move with the estimate through the expected model
+    assert (np.sign(L["weeks_faster"]) == np.sign(L["log_oe"])).all()
+    assert (np.sign(L["gap_persons"]) == np.sign(L["log_oe"])).all()
     ranked = L[~L["too_small"]]
+    # shrinkage pulls towards 0, more for small units
+    assert (ranked["log_oe_shrunken"].abs() <= ranked["log_oe"].abs() + 0.05).all()
+    pull = 1 - ranked["log_oe_shrunken"] / ranked["log_oe"]
+    assert np.corrcoef(pull.clip(-1, 2), ranked["events_observed"])[0, 1] < -0.3
+    assert (ranked["indicator_pct_shrunken_lo"] <= ranked["indicator_pct_shrunken"]).all()
+    assert (ranked["indicator_pct_shrunken"] <= ranked["indicator_pct_shrunken_hi"]).all()
+    # fifths: 1..5 of about equal size among ranked units
+    assert result.distinguishable
     counts = ranked["fifth"].value_counts().sort_index()
     assert list(counts.index) == [1, 2, 3, 4, 5] and counts.max() - counts.min() <= 1
-    assert (ranked["rank_lo"] <= ranked["rank"]).all() and (ranked["rank"] <= ranked["rank_hi"]).all()
+    assert (ranked["rank_lo"] <= ranked["rank_hi"]).all()
+    assert (ranked["rank_sim_lo"] <= ranked["rank_sim_hi"]).all()
     assert ranked["p_top_fifth"].sum() == pytest.approx(len(ranked) // 5)
     # classes follow their rules
     band = 100 * 0.05
     for _, r in ranked.iterrows():
         if r["class"] == "better":
-            assert r["q_value"] <= 0.05 and r["log_oe"] > 0
+            assert r["q_value"] <= 0.10 and r["log_oe"] > 0 and r["indicator_pct_lo"] > 0
         elif r["class"] == "worse":
-            assert r["q_value"] <= 0.05 and r["log_oe"] < 0
+            assert r["q_value"] <= 0.10 and r["log_oe"] < 0 and r["indicator_pct_hi"] < 0
         elif r["class"] == "as_expected":
-            assert r["q_value"] > 0.05 and r["indicator_pct_lo"] <= band and r["indicator_pct_hi"] >= -band
+            assert -band <= r["indicator_pct_lo"] and r["indicator_pct_hi"] <= band
         else:
-            assert r["class"] == "inconclusive" and r["band_position"] in ("above", "below")
+            assert r["class"] == "not_distinguishable"
     # funnel limits widen with overdispersion
     assert (L["funnel_hi"] > np.exp(3.09 / np.sqrt(L["events_expected"])) - 1e-12).all()
+    # the group's headline figures, on the posterior draws
+    sm = result.summary
+    assert sm["best_fifth_pct_lo"] <= sm["best_fifth_pct"] <= sm["best_fifth_pct_hi"]
+    assert sm["worst_fifth_pct"] < 0 < sm["best_fifth_pct"]
+    assert sm["n_better"] + sm["n_worse"] + sm["n_as_expected"] + sm["n_not_distinguishable"] == len(ranked)
 
 
-def test_planted_strong_effects_are_found_and_null_is_as_expected(result, planted):
+def test_planted_strong_effects_are_found(result, planted):
     L = result.league_table
     best, worst, null = planted
     assert _row(L, best)["class"] == "better"
-    assert _row(L, best)["fifth"] == 1
+    assert _row(L, best)["fifth"] == 1 and bool(_row(L, best)["in_top_fifth_set"])
     assert _row(L, worst)["class"] == "worse"
-    assert _row(L, worst)["fifth"] == 5
-    assert _row(L, null)["class"] == "as_expected"
+    assert _row(L, worst)["fifth"] == 5 and bool(_row(L, worst)["in_bottom_fifth_set"])
+    assert _row(L, null)["class"] in ("as_expected", "not_distinguishable")
     # at sd 0.10 with 20,000 persons almost every unit is indistinguishable (notes: 99 %)
-    assert (L["class"] == "as_expected").mean() > 0.6
+    assert (L["class"] == "not_distinguishable").mean() > 0.6
 
 
 def test_too_small_units_are_never_ranked(result, sim):
@@ -116,7 +128,7 @@ def test_too_small_units_are_never_ranked(result, sim):
     tiny = L[L["persons"] < 20]
     assert len(tiny) >= 1
     assert tiny["too_small"].all() and (tiny["class"] == "too_small").all()
-    for col in ("rank", "rank_lo", "rank_hi", "fifth"):
+    for col in ("rank", "rank_lo", "rank_hi", "rank_sim_lo", "rank_sim_hi", "fifth", "in_top_fifth_set"):
         assert tiny[col].isna().all()
     assert tiny["p_top_fifth"].isna().all() and tiny["q_value"].isna().all()
     assert L.loc[~L["too_small"], "rank"].notna().all()
@@ -140,8 +152,8 @@ def test_diagnostics(result, sim):
     aft = result.aft
     assert len(aft) == (~result.league_table["too_small"]).sum()
     assert 0.8 < result.weibull_shape < 1.05  # simulated shape 0.9
-    merged = result.league_table.merge(aft[["kom", "time_ratio_net_pct"]], on="kom")
-    assert np.corrcoef(merged["time_ratio_pct"], merged["time_ratio_net_pct"])[0, 1] > 0.9
+    merged = result.league_table.merge(aft[["kom", "log_time_ratio_net"]], on="kom")
+    assert np.corrcoef(merged["log_oe"], -merged["log_time_ratio_net"])[0, 1] > 0.9
     assert 0.0 <= result.framework_share_explained <= 1.0
     assert result.tau2_with_framework <= result.tau2_without_framework
     fe = result.framework_effects.set_index("term")
@@ -157,7 +169,7 @@ def test_pooling_job_centres(sim):
     s, persons, _ = sim
     res = run_benchmark(
         persons, s.numeric, s.categorical, s.framework,
-        BenchmarkSettings(pool_job_centres=True, weibull_aft=False, scale="hazard", **FAST),
+        BenchmarkSettings(pool_job_centres=True, weibull_aft=False, **FAST),
     )
     L = res.league_table.set_index("kom")
     assert len(L) == 98 - 4
@@ -177,12 +189,12 @@ def test_partial_success_uses_the_same_machinery(sim):
     partial = persons.rename(columns={"duration": "duration_partial", "event": "event_partial"})
     # a different outcome: success recorded earlier for a random half
     partial["duration_partial"] = np.maximum(1, partial["duration_partial"] - rng.integers(0, 20, len(partial)))
-    st = BenchmarkSettings(duration_col="duration_partial", event_col="event_partial", weibull_aft=False, scale="hazard", **FAST)
+    st = BenchmarkSettings(duration_col="duration_partial", event_col="event_partial", weibull_aft=False, **FAST)
     res = run_benchmark(partial, s.numeric, s.categorical, s.framework, st)
     L = res.league_table
     assert L["events_observed"].sum() == partial["event_partial"].sum()
     assert L["events_expected"].sum() == pytest.approx(L["events_observed"].sum(), rel=1e-9)
-    np.testing.assert_allclose(L["indicator_pct"], L["hazard_pct"])
+    np.testing.assert_allclose(L["hazard_pct"], 100 * (L["oe_ratio"] - 1))
     assert res.settings["event_col"] == "event_partial"
     with pytest.raises(ValueError, match="lacks columns"):
         run_benchmark(partial, s.numeric, s.categorical, s.framework, BenchmarkSettings())
@@ -203,8 +215,8 @@ def test_bad_input_is_named(sim):
         run_benchmark(unknown, s.numeric, s.categorical, s.framework)
     with pytest.raises(ValueError, match="band"):
         BenchmarkSettings(band=5)
-    with pytest.raises(ValueError, match="weibull_aft"):
-        BenchmarkSettings(weibull_aft=False)
+    with pytest.raises(ValueError, match="n_draws"):
+        BenchmarkSettings(n_draws=10)
 
 
 def test_bootstrap_replicate_is_deterministic_and_resamples_within_units(sim, result):
@@ -233,14 +245,13 @@ def test_bootstrap_replicate_is_deterministic_and_resamples_within_units(sim, re
 
 def test_bootstrap_on_dask_local_cluster():
     s = simulate_benchmark_data(2000, n_muni=10, seed=9)
-    st = BenchmarkSettings(bootstrap_replicates=20, dask_workers=1, weibull_aft=False, scale="hazard", **FAST)
+    st = BenchmarkSettings(bootstrap_replicates=20, dask_workers=1, weibull_aft=False, min_persons=10, **FAST)
     res = run_benchmark(s.persons, s.numeric, s.categorical, s.framework, st)
     L = res.league_table
     assert (L["bootstrap_replicates"] == 20).all() and res.bootstrap_workers == 1
     assert (L["indicator_pct_boot_lo"] <= L["indicator_pct_boot_hi"]).all()
     inside = (L["indicator_pct_boot_lo"] <= L["indicator_pct"]) & (L["indicator_pct"] <= L["indicator_pct_boot_hi"])
     assert inside.mean() >= 0.8
-    assert (L["rank_boot_lo"] <= L["rank_boot_hi"]).all()
 
 
 def test_dask_bootstrap_equals_serial_replicates():
@@ -266,3 +277,20 @@ def test_dask_bootstrap_equals_serial_replicates():
         np.testing.assert_allclose(boot.rmst_observed[j], rmst_obs)
     assert boot.log_oe.shape == (6, 8) and boot.workers == 1
     assert 0 < boot.startup_seconds <= boot.seconds
+
+
+def test_zero_variance_produces_no_ranks_and_says_so():
+    """No municipality effect at all: the interval of tau reaches 0, so there are no ranks, no
+    fifths and no rank sets, only the statement that the units cannot be told apart."""
+    s = simulate_benchmark_data(6000, sd_effect=0.0, seed=21)
+    res = run_benchmark(s.persons, s.numeric, s.categorical, s.framework, BenchmarkSettings(weibull_aft=False, **FAST))
+    L = res.league_table
+    assert not res.distinguishable and res.tau_lo == 0.0
+    assert not res.summary["distinguishable"]
+    assert (~L["distinguishable"]).all()
+    for col in ("rank", "rank_lo", "rank_hi", "rank_sim_lo", "rank_sim_hi", "fifth", "in_top_fifth_set", "in_bottom_fifth_set"):
+        assert L[col].isna().all(), col
+    # estimates and intervals are still there, and bounded
+    ranked = L[~L["too_small"]]
+    assert ranked["indicator_pct_shrunken_lo"].notna().all()
+    assert (ranked["indicator_pct_lo"] >= -100).all()

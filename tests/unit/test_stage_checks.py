@@ -192,9 +192,11 @@ def _league(**over):
         "target_group": "flygtninge", "measure": "success", "kom": [101, 147, 151],
         "persons": [100, 50, 10], "too_small": [False, False, True],
         "events_observed": [20.0, 10.0, 1.0], "events_expected": [18.0, 12.0, 1.0],
-        "indicator_pct": [5.0, -3.0, np.nan], "indicator_pct_lo": [1.0, -9.0, np.nan], "indicator_pct_hi": [9.0, 2.0, np.nan],
+        "indicator_pct": [2.0, -3.0, np.nan], "indicator_pct_lo": [-1.0, -9.0, np.nan], "indicator_pct_hi": [4.0, 2.0, np.nan],
+        "indicator_pct_shrunken": [1.0, -1.0, np.nan],
         "rank": [1.0, 2.0, np.nan], "rank_lo": [1.0, 1.0, np.nan], "rank_hi": [2.0, 2.0, np.nan],
-        "fifth": [1.0, 5.0, np.nan], "class": ["as_expected", "as_expected", "too_small"],
+        "fifth": [1.0, 5.0, np.nan], "class": ["as_expected", "not_distinguishable", "too_small"],
+        "distinguishable": True,
     })
     for k, v in over.items():
         df[k] = v
@@ -216,11 +218,33 @@ def test_no_small_municipality_ranked_fails():
 
 def test_intervals_contain_estimates_fails():
     _, ints = league_outcomes(_league(indicator_pct=[15.0, -3.0, np.nan]), 20)
-    assert {o.rule for o in ints if not o.passed} == {"indicator_within_interval"}
+    assert {o.rule for o in ints if not o.passed} == {"indicator_within_interval", "classes_as_documented"} - {"classes_as_documented"}
     _, ints = league_outcomes(_league(rank_hi=[2.0, 5.0, np.nan]), 20)
     assert {o.rule for o in ints if not o.passed} == {"rank_interval_valid"}
     _, ints = league_outcomes(_league(rank_lo=[2.0, 1.0, np.nan], rank_hi=[1.0, 2.0, np.nan]), 20)
     assert {o.rule for o in ints if not o.passed} == {"rank_interval_valid"}
+
+
+def test_classes_as_documented_fails():
+    # "as expected" whose interval leaves the ±5 % band
+    _, ints = league_outcomes(_league(indicator_pct_lo=[-7.0, -9.0, np.nan]), 20)
+    assert {o.rule for o in ints if not o.passed} == {"classes_as_documented"}
+    # "better" whose interval reaches below 0
+    _, ints = league_outcomes(_league(**{"class": ["better", "not_distinguishable", "too_small"]}), 20)
+    assert {o.rule for o in ints if not o.passed} == {"classes_as_documented"}
+
+
+def test_percentages_off_the_bounded_scale_fail():
+    _, ints = league_outcomes(_league(indicator_pct_lo=[-1.0, -7000.0, np.nan]), 20)
+    assert {o.rule for o in ints if not o.passed} == {"percentages_on_the_bounded_scale"}
+
+
+def test_ranks_where_units_cannot_be_told_apart_fail():
+    _, ints = league_outcomes(_league(distinguishable=False), 20)
+    assert {o.rule for o in ints if not o.passed} == {"no_ranks_when_units_cannot_be_told_apart"}
+    clean = _league(distinguishable=False, rank=np.nan, rank_lo=np.nan, rank_hi=np.nan, fifth=np.nan)
+    _, ints = league_outcomes(clean, 20)
+    assert all(o.passed for o in ints)
 
 
 def test_observed_equals_expected_fails_when_totals_differ():

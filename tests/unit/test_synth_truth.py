@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from kommunebench import refdata
+from kommunebench.scales import headline_pct, theta_of_pct
 from kommunebench.synth import generate
 from kommunebench.synth.calendar import make_calendar
 from kommunebench.synth.crng import CounterRNG
@@ -50,7 +51,6 @@ from kommunebench.synth.truth import (
     counterfactual_windows,
     delivered_windows,
     find_members,
-    headline_pct,
     outcomes,
     state_lut,
 )
@@ -262,6 +262,7 @@ def test_headline_scale_is_symmetric_and_bounded():
     np.testing.assert_allclose(pct, -pct[::-1])
     assert pct[3] == 0 and abs(pct[-1] - 100) < 1e-9 and abs(pct[5] - 50) < 1e-9
     assert (np.diff(pct) > 0).all()
+    np.testing.assert_allclose(theta_of_pct(pct[1:-1]), th[1:-1])
 
 
 def test_counter_rng_is_keyed_by_person_week_and_slot():
