@@ -71,6 +71,7 @@ def generate(
     effect_law: str = typer.Option("normal", "--effect-law", help="Law of the planted municipality effects: normal, t3 or mixture."),
     national: bool = typer.Option(False, "--national", help="National size: cohorts as large as the real ones (overrides --persons)."),
     truth_replicates: int = typer.Option(2, "--truth-replicates", help="Replicate pairs of the counterfactual truth (more: a more precise truth, slower)."),
+    with_truth: bool = typer.Option(True, "--with-truth/--no-truth", help="Compute the counterfactual truth on the benchmark's scale."),
 ) -> None:
     """Write a synthetic register extract (DREAM, BEF, OPHG, UDDA, RAMMEVILKAAR) and its planted truth."""
     import dataclasses
@@ -93,6 +94,7 @@ def generate(
         out, n_persons=n, seed=seed, first_year=first_year, last_year=last_year,
         fmt=fmt, csv_encoding=encoding, truth_dir=truth, progress=progress,
         behaviour=dataclasses.replace(Behaviour(), effect_law=effect_law), truth_replicates=truth_replicates,
+        with_truth=with_truth,
     )
     write_synthetic_manifest(out, summary)
     _echo(f"wrote {len(summary.files)} files for {summary.n_persons} persons to {out} in {summary.seconds:.1f} s")
@@ -121,7 +123,7 @@ def run(
         _echo(f"no register extract in {paths.landing}: generating the embedded synthetic default")
         generate(persons=None, seed=2016, fmt="parquet", encoding="utf-8", out=None, truth=None,
                  first_year=min(register_years()), last_year=max(register_years()), progress=True,
-                 effect_law="normal", national=False, truth_replicates=2)
+                 effect_law="normal", national=False, truth_replicates=2, with_truth=True)
     ok = _run(STAGES, register_years(), cohort_years())
     where()
     if not ok:

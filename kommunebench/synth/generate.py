@@ -326,7 +326,9 @@ def _write_counterfactual_truth(truth_dir: Path, parts: list, munis, ts: TruthSe
             "pct_faster": "100 sign(theta) (1 - exp(-|theta|)) of log_rate_ratio: the benchmark's headline scale",
             "weeks_faster": "Kaplan-Meier restricted mean within the follow-up, counterfactual minus planted",
             "gap_persons": "events within the follow-up per replicate, planted minus counterfactual",
-            "expected_events_true": "events_delivered exp(-theta): what a perfect expected model would expect",
+            "expected_events_true": "the delivered world's summed cumulative hazard times the unit's counterfactual rate "
+                                    "(sum_r O0 / sum_r L0): what a perfect expected model would expect; "
+                                    "log(events_delivered / expected_events_true) is the oracle estimate",
         },
     }
     (truth_dir / "truth.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

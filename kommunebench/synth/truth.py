@@ -434,6 +434,8 @@ def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings:
                     "pct_faster": float(headline_pct(theta)),
                     "rmst": float(km1), "rmst_counterfactual": float(km0),
                     "weeks_faster": float(km0 - km1), "gap_persons": float((o1 - o0).mean()),
-                    "expected_events_true": float(o1[0] * np.exp(-theta)) if np.isfinite(theta) else np.nan,
+                    # the delivered world's exposure at the unit's counterfactual rate: what a perfect
+                    # expected model (one that knew each person's rate without the municipality) expects
+                    "expected_events_true": float(l1[0] * o0.sum() / l0.sum()) if l0.sum() > 0 else np.nan,
                 })
     return pl.DataFrame(frames).sort(["target_group", "measure", "KOM"])
