@@ -461,9 +461,7 @@ def _performance(
     league["indicator_pct"] = headline_pct(np.where(o > 0, theta, -np.inf))
     league["indicator_pct_lo"] = headline_pct(theta_lo)
     league["indicator_pct_hi"] = headline_pct(theta_hi)
-    league["hazard_pct"] = 100 * (o / e - 1)
-    league["hazard_pct_lo"] = 100 * (lo / e - 1)
-    league["hazard_pct_hi"] = 100 * (hi / e - 1)
+    league["hazard_pct"] = 100 * (o / e - 1)  # the unbounded reading, a point only (oe_lo/oe_hi hold its interval)
 
     # restricted mean (Kaplan-Meier) against expected: weeks within the follow-up
     ex = league["rmst_expected"].to_numpy()
