@@ -18,7 +18,7 @@ default settings), and compares the league table with the truth, per target grou
   truly top-fifth (bottom-fifth) unit inside the top (bottom) set.
 
     uv run python bench/benchmark/accuracy_registers.py --sizes default national --seeds 2016 7 \\
-        --laws normal t3 --replicates 8 --work /tmp/kbacc --write
+        --laws normal t3 --replicates 8 --replicates-default 16 --work /tmp/kbacc --write
 
 Writes ``results/registers_<size>_<seed>_<law>.csv`` (one row per group and measure) and the
 summary ``REGISTERS.md``. A run's rows are kept between invocations, so runs can be added.
@@ -122,6 +122,20 @@ def metrics(res, truth: pd.DataFrame, level: float) -> dict[str, object]:
 
     sh_lo = theta_of_pct(d["indicator_pct_shrunken_lo"].to_numpy())
     sh_hi = theta_of_pct(d["indicator_pct_shrunken_hi"].to_numpy())
+    # the truth has its own Monte Carlo error: widen each side by it in quadrature
+    from scipy.stats import norm
+
+    zz = float(norm.ppf(0.5 + level / 2))
+    mc = np.nan_to_num(d["log_rate_ratio_mc_se"].to_numpy(), nan=0.0) * zz
+
+    def widen(est: np.ndarray, lo_: np.ndarray, hi_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore"):
+            return est - np.sqrt((est - lo_) ** 2 + mc**2), est + np.sqrt((hi_ - est) ** 2 + mc**2)
+
+    raw_est = d["log_oe"].to_numpy()
+    sh_est = d["log_oe_shrunken"].to_numpy()
+    rw_lo, rw_hi = widen(raw_est, np.where(np.isfinite(raw_lo), raw_lo, -np.inf), raw_hi)
+    sw_lo, sw_hi = widen(sh_est, sh_lo, sh_hi)
     n = len(d)
     true_rank = n - np.argsort(np.argsort(th))
     top = n // 5
@@ -134,6 +148,9 @@ def metrics(res, truth: pd.DataFrame, level: float) -> dict[str, object]:
         "true_sd": float(np.std(th)), "truth_mc_se_median": float(np.nanmedian(d["log_rate_ratio_mc_se"])),
         "coverage_raw": float(np.mean((raw_lo <= th) & (th <= raw_hi))),
         "coverage_shrunken": float(np.mean((sh_lo <= th) & (th <= sh_hi))),
+        "coverage_raw_with_truth_error": float(np.mean((rw_lo <= th) & (th <= rw_hi))),
+        "coverage_shrunken_with_truth_error": float(np.mean((sw_lo <= th) & (th <= sw_hi))),
+        "truth_reliability": float(max(0.0, 1 - np.nanmean(d["log_rate_ratio_mc_se"] ** 2) / np.var(th))),
         "spearman_shrunken": float(spearmanr(d["log_oe_shrunken"], th).statistic),
         "spearman_raw": float(spearmanr(d["log_oe"], th).statistic),
         "spearman_oracle": oracle_spearman(L, truth, level),
@@ -166,7 +183,9 @@ def summarise(rows: pd.DataFrame) -> str:
             "size": size, "group": g, "measure": m, "runs": len(d),
             "runs that rank": f"{len(ranked)}/{len(d)}",
             "true sd (theta)": f"{d['true_sd'].mean():.3f}",
-            "coverage raw": pct(d["coverage_raw"].mean()), "coverage shrunken": pct(d["coverage_shrunken"].mean()),
+            "truth reliability": f"{d['truth_reliability'].mean():.2f}",
+            "coverage raw": f"{pct(d['coverage_raw'].mean())} ({pct(d['coverage_raw_with_truth_error'].mean())})",
+            "coverage shrunken": f"{pct(d['coverage_shrunken'].mean())} ({pct(d['coverage_shrunken_with_truth_error'].mean())})",
             "Spearman shrunken / raw / oracle": f"{d['spearman_shrunken'].mean():.2f} / {d['spearman_raw'].mean():.2f} / {d['spearman_oracle'].mean():.2f}",
             "right fifth (ranked runs)": "n/a" if ranked.empty else pct((ranked["right_fifth"] * ranked["ranked_with_fifths"]).sum() / ranked["ranked_with_fifths"].sum()),
             "wrong-side calls": f"{int(d['wrong_side_calls'].sum())} of {int(d['calls'].sum())}",
@@ -181,7 +200,8 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["default"], choices=list(SIZES))
     ap.add_argument("--seeds", nargs="+", type=int, default=[2016])
     ap.add_argument("--laws", nargs="+", default=["normal"])
-    ap.add_argument("--replicates", type=int, default=8)
+    ap.add_argument("--replicates", type=int, default=8, help="truth replicate pairs at national size")
+    ap.add_argument("--replicates-default", type=int, default=16, help="truth replicate pairs at the default size")
     ap.add_argument("--work", type=Path, default=Path("/tmp/kbacc"))
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
@@ -192,7 +212,7 @@ def main() -> None:
                 home = args.work / f"{size}_{seed}_{law}"
                 print(f"{size} seed {seed} law {law}", flush=True)
                 t0 = time.perf_counter()
-                build(home, size, seed, law, args.replicates)
+                build(home, size, seed, law, args.replicates_default if size == "default" else args.replicates)
                 truth = pd.read_parquet(home / "truth" / "benchmark_truth.parquet")
                 results = benchmark(home)
                 rows = []
@@ -222,12 +242,15 @@ def main() -> None:
             "",
             "```bash",
             "uv run python bench/benchmark/accuracy_registers.py --sizes default national --seeds 2016 7 \\",
-            "    --laws normal t3 --replicates 8 --work /tmp/kbacc --write",
+            "    --laws normal t3 --replicates 8 --replicates-default 16 --work /tmp/kbacc --write",
             "```",
             "",
             "Runs: " + ", ".join(f"{r.size}/seed {r.seed}/{r.law}" for r in allrows.drop_duplicates(["size", "seed", "law"]).itertuples()),
             "",
             summarise(allrows),
+            "",
+            "Coverage in brackets: with the truth's own Monte Carlo error added in quadrature to each side of the",
+            "interval (the truth is itself simulated; *truth reliability* = 1 - mean MC variance / variance of the truth).",
             "",
             "Columns: *runs that rank* = runs in which the likelihood interval of tau excluded 0 (otherwise the",
             "benchmark publishes no ranks or fifths, and right fifth and the rank sets do not apply); *true sd* = the",

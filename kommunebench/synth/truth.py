@@ -374,14 +374,16 @@ def nelson_aalen(weeks: np.ndarray, event: np.ndarray, horizon: int) -> np.ndarr
     return np.cumsum(dh)
 
 
-def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings: TruthSettings) -> pl.DataFrame:
+def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings: TruthSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per municipality of entry, target group and measure: the truth on the benchmark's scale.
 
     Pooled over the R replicate pairs (``Pairs``): theta_j = log(sum_r O1 / sum_r L1) -
     log(sum_r O0 / sum_r L0), with the Nelson-Aalen H of the counterfactual world per stratum
     (target group x cohort year) over all replicates; ``log_rate_ratio_mc_se`` is the Monte
-    Carlo standard error of theta_j from the spread of the replicate pairs' own thetas
-    (sd / sqrt(R), R >= 2). Only members with at least one week of follow-up count (the
+    Carlo standard error of theta_j, a jackknife over the replicate pairs (R >= 2; NaN when
+    leaving a pair out leaves no event). Also returns the per-replicate sums (events and
+    summed cumulative hazard of both worlds per unit), so that the truth's precision can be
+    re-examined without the persons. Only members with at least one week of follow-up count (the
     benchmark drops the others: decided on the delivered world), durations are cut at the
     follow-up. ``persons`` and ``events_delivered`` are the delivered world's: the same as
     the pipeline's ``persons`` and ``events_observed``.
@@ -391,6 +393,7 @@ def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings:
     R = pairs.replicates
     k = len(members)
     frames = []
+    rep_rows: list[pl.DataFrame] = []
     for gi, gname in enumerate(TARGET_GROUPS):
         horizon = settings.followup(gi)
         for measure in MEASURES:
@@ -419,11 +422,13 @@ def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings:
                 s_ = kom == j
                 o1, o0 = E1[:, s_].sum(axis=1), E0[:, s_].sum(axis=1)
                 l1, l0 = L1[:, s_].sum(axis=1), L0[:, s_].sum(axis=1)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    theta = float(np.log(o1.sum() / l1.sum()) - np.log(o0.sum() / l0.sum())) if min(o1.sum(), o0.sum()) > 0 else np.nan
-                    per = np.log(o1 / l1) - np.log(o0 / l0)
-                per = per[np.isfinite(per)]
-                mc_se = float(per.std(ddof=1) / np.sqrt(len(per))) if len(per) >= 2 else np.nan
+                theta = _pooled_theta(o1.sum(), l1.sum(), o0.sum(), l0.sum())
+                mc_se = _jackknife_se(o1, l1, o0, l0)
+                rep_rows.append(pl.DataFrame({
+                    "KOM": [int(kom_codes[j])] * R, "target_group": [gname] * R, "measure": [measure] * R,
+                    "replicate": list(range(R)), "events": o1.astype(int), "exposure": l1,
+                    "events_counterfactual": o0.astype(int), "exposure_counterfactual": l0,
+                }))
                 km1 = km_restricted_mean(np.maximum(W1[:, s_].ravel(), 1), E1[:, s_].ravel().astype(int), horizon).rmst
                 km0 = km_restricted_mean(np.maximum(W0[:, s_].ravel(), 1), E0[:, s_].ravel().astype(int), horizon).rmst
                 frames.append({
@@ -438,4 +443,22 @@ def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings:
                     # expected model (one that knew each person's rate without the municipality) expects
                     "expected_events_true": float(l1[0] * o0.sum() / l0.sum()) if l0.sum() > 0 else np.nan,
                 })
-    return pl.DataFrame(frames).sort(["target_group", "measure", "KOM"])
+    return (pl.DataFrame(frames).sort(["target_group", "measure", "KOM"]),
+            pl.concat(rep_rows).sort(["target_group", "measure", "KOM", "replicate"]))
+
+
+def _pooled_theta(o1: float, l1: float, o0: float, l0: float) -> float:
+    if min(o1, o0) <= 0 or min(l1, l0) <= 0:
+        return float("nan")
+    return float(np.log(o1 / l1) - np.log(o0 / l0))
+
+
+def _jackknife_se(o1: np.ndarray, l1: np.ndarray, o0: np.ndarray, l0: np.ndarray) -> float:
+    """Monte Carlo standard error of the pooled theta: jackknife over the replicate pairs."""
+    R = len(o1)
+    if R < 2:
+        return float("nan")
+    loo = np.array([_pooled_theta(o1.sum() - o1[r], l1.sum() - l1[r], o0.sum() - o0[r], l0.sum() - l0[r]) for r in range(R)])
+    if not np.isfinite(loo).all():
+        return float("nan")
+    return float(np.sqrt((R - 1) / R * np.sum((loo - loo.mean()) ** 2)))

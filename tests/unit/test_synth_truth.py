@@ -167,6 +167,12 @@ def test_generated_truth_is_deterministic_and_zero_without_effects(tmp_path):
     doc = json.loads((tmp_path / "b" / "truth" / "truth.json").read_text())
     assert doc["behaviour"]["effect_law"] == "normal"
     assert doc["benchmark_truth"]["replicates"] == 2
+    reps = pl.read_parquet(tmp_path / "b" / "truth" / "benchmark_truth_replicates.parquet")
+    assert set(reps["replicate"].to_list()) == {0, 1}
+    one = reps.group_by(["KOM", "target_group", "measure"]).agg(pl.col("events").first().alias("e0"))
+    tb_df = pl.read_parquet(tmp_path / "b" / "truth" / "benchmark_truth.parquet")
+    joined = tb_df.join(one, on=["KOM", "target_group", "measure"])
+    assert (joined["events_delivered"] == joined["e0"]).all()
 
 
 def test_every_member_carries_the_effect_while_on_support(worlds):
