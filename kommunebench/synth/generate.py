@@ -40,6 +40,7 @@ from kommunebench.synth.registers import (
 )
 from kommunebench.synth.truth import (
     Members,
+    framework_truth,
     Outcome,
     Pairs,
     concat_outcomes,
@@ -189,7 +190,7 @@ def generate(
     bef_parts: dict[int, list[pl.DataFrame]] = {y: [] for y in cal.years}
     udda_parts: dict[int, list[pl.DataFrame]] = {y: [] for y in cal.years}
     ophg_parts: list[pl.DataFrame] = []
-    member_parts: list[tuple[Members, Pairs, np.ndarray]] = []
+    member_parts: list[tuple] = []
     try:
         for k in range(n_chunks):
             start = k * chunk_size
@@ -218,7 +219,7 @@ def generate(
             if with_truth:
                 if bar is not None:
                     bar.set_description("counterfactual")
-                member_parts.append(_chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, beh, crng,
+                member_parts.append(_chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, fw, beh, crng,
                                                  weak_q, nonwestern, assess, lut, ts, truth_replicates))
             del hist
             if bar is not None:
@@ -253,10 +254,11 @@ def generate(
     )
 
 
-def _chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, beh, crng, weak_q, nonwestern, assess, lut,
-                 ts: TruthSettings, replicates: int) -> tuple[Members, Pairs, np.ndarray]:
-    """Members of one chunk, their outcomes in the replicate pairs of worlds, and per target
-    group (weeks on support in the follow-up, of which with a municipality effect acting)."""
+def _chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, fw, beh, crng, weak_q, nonwestern, assess, lut,
+                 ts: TruthSettings, replicates: int) -> tuple[Members, Pairs, np.ndarray, Outcome, Outcome, np.ndarray]:
+    """Members of one chunk, their outcomes in the replicate pairs of worlds, per target group
+    (weeks on support in the follow-up, of which with a municipality effect acting), and the
+    delivered and framework-free outcomes with each member's framework conditions at entry."""
     members = find_members(persons, hist, cal, assess, lut, nonwestern, ts)
     L = ts.window
     follow = np.array([ts.followup(int(g)) for g in members.group], np.int64)
@@ -264,11 +266,14 @@ def _chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, beh, crng, weak
     delivered = outcomes(s1, j1, v1, follow, lut, ts.run_length)
     fwin = simulate_counterfactual(
         persons, members.row, members.start_week, L, cal, munis, u_job, u_act, fw_lh, beh, crng,
-        weak_q, nonwestern, replicates=replicates, check_states=hist.states,
+        weak_q, nonwestern, replicates=replicates, check_states=hist.states, framework_copy=True,
     )
     sc, jc, vc = counterfactual_windows(fwin, cal, lut)
     copies = outcomes(sc, jc, vc, follow[fwin.member], lut, ts.run_length)
     pairs = pair_outcomes(delivered, copies, fwin)
+    no_fw = take_outcome(copies, np.flatnonzero(fwin.world == 2))
+    entry_year = cal.week_year_idx[members.start_week]
+    fw_values = np.column_stack([fw[name][members.kom, entry_year] for name in FRAMEWORK_COEFFICIENTS])
     # does the effect act on every member whenever on support during the follow-up? The
     # hazards of week w act on the state held when the week begins (recorded in week w - 1);
     # weeks in which the person dies, emigrates, retires at 65 or goes on maternity leave are left
@@ -282,7 +287,7 @@ def _chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, beh, crng, weak
     coverage = np.zeros((3, 2), np.int64)
     np.add.at(coverage, (members.group, 0), on_support.sum(axis=1))
     np.add.at(coverage, (members.group, 1), acting.sum(axis=1))
-    return members, pairs, coverage
+    return members, pairs, coverage, delivered, no_fw, fw_values
 
 
 def _write_counterfactual_truth(truth_dir: Path, parts: list, munis, ts: TruthSettings) -> tuple[str, ...]:
@@ -303,6 +308,9 @@ def _write_counterfactual_truth(truth_dir: Path, parts: list, munis, ts: TruthSe
     table, per_replicate = truth_table(members, pairs, munis.codes, ts)
     table.write_parquet(truth_dir / "benchmark_truth.parquet", compression="zstd")
     per_replicate.write_parquet(truth_dir / "benchmark_truth_replicates.parquet", compression="zstd")
+    fw_truth = framework_truth(members, concat_outcomes([p[3] for p in parts]), concat_outcomes([p[4] for p in parts]),
+                               np.concatenate([p[5] for p in parts]), list(FRAMEWORK_COEFFICIENTS), ts)
+    fw_truth.write_parquet(truth_dir / "framework_truth.parquet", compression="zstd")
     coverage = sum(p[2] for p in parts)
     doc = json.loads((truth_dir / "truth.json").read_text(encoding="utf-8"))
     doc["benchmark_truth"] = {
@@ -328,13 +336,18 @@ def _write_counterfactual_truth(truth_dir: Path, parts: list, munis, ts: TruthSe
             "pct_faster": "100 sign(theta) (1 - exp(-|theta|)) of log_rate_ratio: the benchmark's headline scale",
             "weeks_faster": "Kaplan-Meier restricted mean within the follow-up, counterfactual minus planted",
             "gap_persons": "events within the follow-up per replicate, planted minus counterfactual",
+            "framework_truth.parquet": "per group, measure and framework condition: coef_true, the slope of the "
+                                       "framework conditions' effect on the benchmark's scale (delivered world against the "
+                                       "same persons with the framework conditions no longer acting from the clock start, "
+                                       "regressed on the units' mean conditions at entry); compare with "
+                                       "benchmark.framework_effects",
             "expected_events_true": "the delivered world's summed cumulative hazard times the unit's counterfactual rate "
                                     "(sum_r O0 / sum_r L0): what a perfect expected model would expect; "
                                     "log(events_delivered / expected_events_true) is the oracle estimate",
         },
     }
     (truth_dir / "truth.json").write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    return ("benchmark_truth.parquet", "benchmark_truth_replicates.parquet")
+    return ("benchmark_truth.parquet", "benchmark_truth_replicates.parquet", "framework_truth.parquet")
 
 
 def _write_truth(truth_dir: Path, munis, cal, u_job, u_act, fw_lh, beh: Behaviour, *,

@@ -208,6 +208,7 @@ class Rows:
     late_weak: np.ndarray
     weak_q: np.ndarray  # bool [row, quarter]
     effect_from: np.ndarray  # week from which municipality effects are 0
+    framework_from: np.ndarray  # week from which the framework conditions no longer act
     # weekly state
     state: np.ndarray
     rem: np.ndarray
@@ -278,6 +279,7 @@ def make_rows(p: Persons, cal: Calendar, beh: Behaviour, weak_q: np.ndarray, non
         sick_mult=np.exp(beh.beta_health_sick * p.health), base_class=base_class,
         late_weak=p.weak & np.isin(group, [G_REF, G_FAM]), weak_q=weak_q,
         effect_from=np.full(n, np.iinfo(np.int64).max, np.int64),
+        framework_from=np.full(n, np.iinfo(np.int64).max, np.int64),
         state=np.full(n, PRE, np.int64), rem=np.zeros(n, np.int64), prev=np.full(n, NONE, np.int64),
         boost_until=np.full(n, -1, np.int64), boost_val=np.zeros(n), job_hours=np.zeros(n, np.float32),
         kom=p.kom0.astype(np.int64).copy(), kids=p.kids0.astype(np.int64).copy(),
@@ -532,7 +534,7 @@ class WeekStepper:
         eta_age = beh.beta_age_per_year_over_35 * np.maximum(age - 35, 0) + beh.beta_age_per_year_under_25 * np.maximum(25 - age, 0)
         eta_ydk = np.where(r.immig, beh.beta_years_in_dk * (np.log1p(np.clip(ydk, 0, 10)) - np.log1p(10)), 0.0)
         eta_kids = beh.beta_female_per_child * np.minimum(r.kids, 3) * r.female
-        eta_muni = self.u_job_x[r.kom, eg] + self.fw[r.kom, yi]
+        eta_muni = self.u_job_x[r.kom, eg] + np.where(t < r.framework_from, self.fw[r.kom, yi], 0.0)
         boost = np.where(t < r.boost_until, r.boost_val, 0.0)
         eta_job = r.eta_static + eta_age + eta_ydk + eta_kids + eta_muni + boost
         exp_job = np.exp(eta_job)
@@ -734,8 +736,9 @@ class ForkWindows:
 
     Copy ``c`` belongs to member ``member[c]``, replicate ``replicate[c]`` (0 = the delivered
     world's random numbers) and ``world[c]`` (1 = municipality effects as planted, 0 = set to
-    0 from the week after the fork). Replicate 0 has no world-1 copy: that is the delivered
-    world itself.
+    0 from the week after the fork, 2 = effects as planted but the framework conditions no
+    longer acting from the week after the fork). Replicate 0 has no world-1 copy: that is
+    the delivered world itself.
     """
 
     member: np.ndarray
@@ -763,6 +766,7 @@ def simulate_counterfactual(
     nonwestern: np.ndarray,
     replicates: int = 1,
     check_states: np.ndarray | None = None,
+    framework_copy: bool = False,
 ) -> ForkWindows:
     """Counterfactual copies of the members ``rows`` (one row per member).
 
@@ -771,7 +775,9 @@ def simulate_counterfactual(
     municipality effect acts from the next week on (the delivered world is its pair); for
     each further replicate r a pair of copies with fresh random numbers (stream r) from the
     fork on, one with the effects as planted and one without. Every copy runs ``window``
-    weeks from the fork week (its first week is the original's).
+    weeks from the fork week (its first week is the original's). With ``framework_copy`` each
+    member also gets one copy (replicate 0's random numbers) in which the framework
+    conditions stop acting after the fork: the counterfactual of the framework effect.
 
     ``check_states`` ([week, row] of the delivered world) asserts that the replay equals the
     delivered world up to each fork: the common random numbers at work.
@@ -784,10 +790,12 @@ def simulate_counterfactual(
     W = cal.n_weeks
     k = len(rows)
     # copy layout: member-major; per member 1 + 2 (replicates - 1) copies
-    per = 1 + 2 * (replicates - 1)
+    reps_one = [0] + [r for r in range(1, replicates) for _ in (0, 1)] + ([0] if framework_copy else [])
+    worlds_one = [0] + [w for _ in range(1, replicates) for w in (1, 0)] + ([2] if framework_copy else [])
+    per = len(reps_one)
     member = np.repeat(np.arange(k), per)
-    rep = np.tile(np.array([0] + [r for r in range(1, replicates) for _ in (0, 1)], np.int64), k)
-    world = np.tile(np.array([0] + [w for _ in range(1, replicates) for w in (1, 0)], np.int64), k)
+    rep = np.tile(np.array(reps_one, np.int64), k)
+    world = np.tile(np.array(worlds_one, np.int64), k)
     n_copies = k * per
     out_states = np.zeros((n_copies, window), np.int8)
     out_hours = np.zeros((n_copies, window), np.float32)
@@ -827,6 +835,7 @@ def simulate_counterfactual(
             new = orig.take(np.repeat(pos[ids], per))
             new.pid = new.pid + rep[cid] * STREAM_SHIFT
             new.effect_from = np.where(world[cid] == 0, t + 1, no_effect)
+            new.framework_from = np.where(world[cid] == 2, t + 1, no_effect)
             out_states[cid, 0] = new.state.astype(np.int8)
             out_hours[cid, 0] = np.repeat(wk[pos[ids]], per)
             before[cid] = np.repeat(acc_before[pos[ids]], per) if mi >= 0 else 0.0

@@ -462,3 +462,63 @@ def _jackknife_se(o1: np.ndarray, l1: np.ndarray, o0: np.ndarray, l0: np.ndarray
     if not np.isfinite(loo).all():
         return float("nan")
     return float(np.sqrt((R - 1) / R * np.sum((loo - loo.mean()) ** 2)))
+
+
+def framework_truth(members: Members, delivered: Outcome, no_framework: Outcome, fw_values: np.ndarray,
+                    fw_names: list[str], settings: TruthSettings) -> pl.DataFrame:
+    """The framework conditions' effect on the benchmark's scale, per target group and measure.
+
+    Per municipality of entry: theta_fw_j = log(O1/L1) - log(Of/Lf), the delivered world against
+    the same persons and random numbers with the framework conditions no longer acting from
+    the clock start (L: summed cumulative hazard of the framework-free world, Nelson-Aalen per
+    cohort year). Regressed (weighted by events) on the units' person-weighted mean framework
+    conditions at entry, the slopes are the framework coefficients the benchmark's second
+    stage estimates; ``fw_values`` [member, condition] holds each member's conditions in the
+    municipality and year of entry.
+    """
+    rows = []
+    for gi, gname in enumerate(TARGET_GROUPS):
+        horizon = settings.followup(gi)
+        for measure in MEASURES:
+            key = "success" if measure == "success" else "partial"
+            w1 = getattr(delivered, f"{key}_weeks")
+            e1 = getattr(delivered, f"{key}_event")
+            wf = getattr(no_framework, f"{key}_weeks")
+            ef = getattr(no_framework, f"{key}_event")
+            use = (members.group == gi) & (w1 >= 1)
+            if use.sum() < 50:
+                continue
+            W1, E1 = np.clip(w1[use], 0, horizon), e1[use] & (w1[use] <= horizon)
+            Wf, Ef = np.clip(wf[use], 0, horizon), ef[use] & (wf[use] <= horizon)
+            years = members.cohort_year[use]
+            L1, Lf = np.zeros(W1.size), np.zeros(W1.size)
+            for c in np.unique(years):
+                s_ = years == c
+                H = nelson_aalen(Wf[s_], Ef[s_].astype(float), horizon)
+                L1[s_], Lf[s_] = H[W1[s_]], H[Wf[s_]]
+            kom = members.kom[use]
+            Z = fw_values[use]
+            units = np.unique(kom)
+            th, wt, zm = [], [], []
+            for j in units:
+                s_ = kom == j
+                o1, of = E1[s_].sum(), Ef[s_].sum()
+                if min(o1, of) < 5:
+                    continue
+                th.append(np.log(o1 / L1[s_].sum()) - np.log(of / Lf[s_].sum()))
+                wt.append(of)
+                zm.append(Z[s_].mean(axis=0))
+            th, wt, zm = np.array(th), np.array(wt, float), np.array(zm)
+            if len(th) < 3 * len(fw_names):
+                continue  # too few units with events for the slopes
+            X = np.column_stack([np.ones(len(th)), zm - np.average(zm, axis=0, weights=wt)])
+            W = np.diag(wt)
+            beta = np.linalg.solve(X.T @ W @ X, X.T @ W @ th)
+            resid = th - X @ beta
+            sigma2 = float(resid @ W @ resid / max(len(th) - X.shape[1], 1) / wt.mean())
+            cov = np.linalg.inv(X.T @ W @ X) * sigma2 * wt.mean()
+            for f, name in enumerate(fw_names):
+                rows.append({"target_group": gname, "measure": measure, "term": name.lower(),
+                             "coef_true": float(beta[f + 1]), "coef_true_mc_se": float(np.sqrt(cov[f + 1, f + 1])),
+                             "units": len(th)})
+    return pl.DataFrame(rows)

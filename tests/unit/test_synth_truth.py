@@ -173,6 +173,7 @@ def test_generated_truth_is_deterministic_and_zero_without_effects(tmp_path):
     tb_df = pl.read_parquet(tmp_path / "b" / "truth" / "benchmark_truth.parquet")
     joined = tb_df.join(one, on=["KOM", "target_group", "measure"])
     assert (joined["events_delivered"] == joined["e0"]).all()
+    assert (tmp_path / "b" / "truth" / "framework_truth.parquet").is_file()
 
 
 def test_every_member_carries_the_effect_while_on_support(worlds):
@@ -280,3 +281,20 @@ def test_counter_rng_is_keyed_by_person_week_and_slot():
     assert not np.allclose(a, CounterRNG(8).uniform(np.array([1, 2, 3]), 10, 5))
     u = r.uniform(np.arange(200_000), 3, 1)
     assert 0 < u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.003 and abs(u.var() - 1 / 12) < 0.001
+
+
+def test_framework_copy_without_framework_effect_equals_the_delivered_world():
+    """A world whose framework conditions do not act: the framework-free copies reproduce the
+    delivered outcomes exactly (the copy differs only through the framework conditions)."""
+    beh = Behaviour()
+    w = World(1500, beh, seed=4)
+    w.fw_lh = np.zeros_like(w.fw_lh)
+    w.hist = simulate_chunk(w.p, w.cal, w.munis, w.u_job, w.u_act, w.fw_lh, beh, w.crng, w.weak_q, w.nonwestern)
+    fw = simulate_counterfactual(
+        w.p, w.members.row, w.members.start_week, w.ts.window, w.cal, w.munis, w.u_job, w.u_act, w.fw_lh, beh,
+        w.crng, w.weak_q, w.nonwestern, replicates=1, check_states=w.hist.states, framework_copy=True,
+    )
+    assert set(fw.world.tolist()) == {0, 2}
+    np.testing.assert_array_equal(fw.states[fw.world == 2][:, : w.ts.window], w.hist.states[
+        np.minimum(w.members.start_week[:, None] + np.arange(w.ts.window)[None, :], w.cal.n_weeks - 1),
+        w.members.row[:, None]][: (fw.world == 2).sum()] * (w.members.start_week[:, None] + np.arange(w.ts.window)[None, :] < w.cal.n_weeks))
