@@ -728,6 +728,9 @@ def _framework_share(
     if not usable.any():
         raise ValueError(f"framework conditions {fw} do not vary between units")
     Z = (means[:, usable] - means[:, usable].mean(axis=0)) / sd[usable]
+    if r0.size <= Z.shape[1] + 3:
+        # too few units with events for a meta-regression on the conditions: say so, do not guess
+        return float("nan"), float("nan"), float("nan"), empty
     re0 = random_effects(r0, v0, method=st.tau2_method)
     re1 = random_effects(r0, v0, np.column_stack([np.ones(r0.size), Z]), method=st.tau2_method)
     share = float("nan") if re0.tau2 <= 0 else float(max(0.0, 1.0 - re1.tau2 / re0.tau2))
