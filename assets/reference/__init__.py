@@ -58,5 +58,9 @@ def reference_tables(warehouse: Warehouse) -> dg.MaterializeResult:
             "codebook_by_state": md_table(summary),
             "checksums": refdata.reference_checksums(),
             "unverified_codes": int((~cb["verified"]).sum()),
+            "unverified_rows_per_table": {
+                name: int((~refdata.table(name)["verified"]).sum())
+                for name in refdata.TABLES if "verified" in refdata.table(name).columns
+            },
         }
     )

@@ -38,7 +38,8 @@ PNR_MODULUS = 9_999_999_967  # the largest 10-digit prime: an affine map mod it 
 # Somalia (5334, in the Americas block 53xx) -> 5247 Namibia; Morocco (5352, 53xx) ->
 # 5402 Yemen; Brazil (5356, 53xx) -> 5395 Vestindiske oer; stateless 5455 -> 5103
 # Statsloes; Russia "5150" (5150 is Italy) -> 5151 Serbien og Montenegro or 5122
-# Albanien; Ukraine "5153" (Malta) -> 5151; Bosnia "5128" (Bulgaria) -> 5152 Jugoslavien.
+# Albanien; Ukraine "5153" (Malta) -> 5151; Bosnia "5128" (Bulgaria) -> 5152 Jugoslavien;
+# Kosovo "5103" keeps the code, which is Statsloes.
 COUNTRY_WEIGHTS: dict[str, dict[int, float]] = {
     "ref_early": {5432: 3, 5442: 3, 5448: 2, 5482: 1.5, 5247: 1, 5246: 0.7, 5103: 0.8, 5151: 0.4},
     "ref_late": {5482: 6, 5246: 3, 5432: 1.2, 5442: 0.8, 5448: 0.8, 5103: 1.5, 5247: 0.6, 5230: 0.4},
