@@ -12,8 +12,9 @@ in memory, SAS in chunks through pyreadstat), never writes to the warehouse, and
   the tables know but mark unverified.
 
 Only column names, codes, years and counts leave this module: no person number, date or
-other person-level value is ever put into a report, and counts under
-:data:`MIN_COUNT` are shown as ``"<5"``.
+other person-level value is ever put into a report (an unknown value that is not shaped
+like a code of its list, e.g. a person number in a shifted CSV column, is counted but
+not shown), and counts under :data:`MIN_COUNT` are shown as ``"<5"``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DATE_COLUMNS_FOR_YEARS = {"OPHG": "TILLADELSESDATO"}
 #: Coded columns the contract leaves without a code list but whose codes have a reference table.
 _EXTRA_CODELISTS = {("DREAM", "STATSBORGERSKAB"): "countries"}
+#: What a code of each list looks like. A value that does not (a person number or a date
+#: in a shifted column, say) is never printed: it is counted under :data:`NOT_SHOWN`.
+CODE_SHAPES: dict[str, re.Pattern[str]] = {
+    "dream_codebook": re.compile(r"^\d{1,3}$"),
+    "countries": re.compile(r"^\d{4}$"),
+    "kom": re.compile(r"^\d{1,3}$"),
+    "ophg_grundlag": re.compile(r"^[0-9A-Za-z_]{1,6}$"),
+    "hfaudd_codes": re.compile(r"^\d{1,5}$"),
+}
+_SMALL_CODE = re.compile(r"^[0-9A-Za-z]{1,2}$")
+NOT_SHOWN = "(values not shaped like codes of this list: not shown)"
 
 
 def shown(n: int) -> str:
@@ -117,7 +129,7 @@ class ExtractReport:
             if f.wrong_case:
                 out.append(f"{f.file}: column(s) not in upper case: {', '.join(f.wrong_case)}")
         for c in self.unknown_codes:
-            out.append(f"{c.register}.{c.column}: code {c.code!r} not in {c.codelist} ({shown(c.count)} values)")
+            out.append(f"{c.register}.{c.column}: {_code_label(c.code)} not in {c.codelist} ({shown(c.count)} values)")
         return out
 
     def to_dict(self) -> dict:
@@ -173,7 +185,7 @@ class ExtractReport:
         for c in self.unknown_codes:
             years = _year_span(c.years)
             lines.append(
-                f"  {c.register}.{c.column} [{c.codelist}] code {c.code!r}: {shown(c.count)}"
+                f"  {c.register}.{c.column} [{c.codelist}] {_code_label(c.code)}: {shown(c.count)}"
                 + (f" ({years})" if years else "")
             )
         if self.unverified_codes:
@@ -185,6 +197,10 @@ class ExtractReport:
         lines.append("OK: the extract matches the contract and the reference tables" if self.ok
                      else f"NOT OK: {len(self.problems())} problem(s)")
         return "\n".join(lines)
+
+
+def _code_label(code: str) -> str:
+    return code if code == NOT_SHOWN else f"code {code!r}"
 
 
 def _year_span(years: list[int]) -> str:
@@ -440,7 +456,8 @@ def check_extract(landing: Path, *, sas_chunksize: int = 100_000) -> ExtractRepo
                             year = _column_year(reg, column, file_year)
                             known = codes_for(codelist, year)
                             if code not in known.known:
-                                key = (reg.name, label, codelist, code)
+                                shape = CODE_SHAPES.get(codelist, _SMALL_CODE)
+                                key = (reg.name, label, codelist, code if shape.match(code) else NOT_SHOWN)
                                 unknown.setdefault(key, Counter())[year] += int(n)
                             elif code in known.unverified:
                                 unverified[(reg.name, label, codelist, code)] += int(n)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kommunebench.cli import app
-from kommunebench.extract_check import check_extract, shown
+from kommunebench.extract_check import NOT_SHOWN, check_extract, shown
 from kommunebench.landing import write_table
 from kommunebench.synth import generate
 
@@ -97,6 +97,22 @@ def test_unknown_codes_are_reported_with_counts(clean, tmp_path):
     for out in (text, report.to_json()):
         assert not any(p in out for p in pnrs)
         assert not any(b in out for b in births)
+
+
+def test_values_not_shaped_like_codes_are_counted_but_never_printed(clean, tmp_path):
+    landing = _copy(clean, tmp_path)
+    bef = landing / "BEF" / "BEF2012.parquet"
+    # a shifted column: person numbers and dates land in coded columns
+    df = pl.read_parquet(bef)
+    leaked = df["PNR"].head(3).to_list()
+    _rewrite(bef, lambda d: d.with_columns(pl.col("OPR_LAND").cast(pl.Utf8), pl.col("CIVST").cast(pl.Utf8)).with_columns(
+        pl.when(pl.int_range(pl.len()) < 3).then(pl.col("PNR")).otherwise(pl.col("CIVST")).alias("CIVST")))
+    report = check_extract(landing)
+    found = {(c.column, c.code): c.count for c in report.unknown_codes}
+    assert found == {("CIVST", NOT_SHOWN): 3}
+    for out in (report.to_text(), report.to_json(), "\n".join(report.problems())):
+        assert not any(p in out for p in leaked)
+    assert f"BEF.CIVST [civst] {NOT_SHOWN}: <5 (2012)" in report.to_text()
 
 
 def test_crafted_bad_folder_is_reported_and_the_command_fails(clean, tmp_path):
