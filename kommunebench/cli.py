@@ -7,6 +7,8 @@
     kommunebench ui             the Dagster UI on 127.0.0.1
     kommunebench where          where the landing data, warehouse, report and exports are
     kommunebench contract       write docs/register_contract.md from the register contract
+    kommunebench check-extract  check a landing folder against the contract and the reference
+                                tables without loading it (codes and counts only)
 """
 
 from __future__ import annotations
@@ -243,6 +245,29 @@ def contract(out: Path = typer.Option(REPO_ROOT / "docs" / "register_contract.md
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_markdown(), encoding="utf-8")
     _echo(f"wrote {out}")
+
+
+@app.command("check-extract")
+def check_extract(
+    path: Path = typer.Argument(..., help="The landing folder: one subfolder per register (DREAM/, BEF/, ...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check a landing folder against the register contract and the reference tables, without loading it.
+
+    Lists the files and their registers, years and rows, the columns against the contract,
+    and every code the reference tables do not know, with counts (under 5 shown as <5).
+    No person-level value is printed. Exits with 1 when something does not match.
+    """
+    from kommunebench.extract_check import check_extract as run_check
+
+    try:
+        report = run_check(path)
+    except FileNotFoundError as e:
+        typer.echo(f"check-extract: {e}", err=True)
+        raise typer.Exit(2) from None
+    _echo(report.to_json() if as_json else report.to_text())
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -172,7 +172,12 @@ OPHG = Register(
         Column("TILLADELSESDATO", "DATE", "Date the permit was granted", nullable=False),
         Column("INDVANDRINGSDATO", "DATE", "Date of immigration"),
         Column("GRUNDLAG", "VARCHAR", "Legal basis of the permit", codelist="ophg_grundlag"),
-        Column("KATEGORI", "SMALLINT", "Permit category (8 groups)"),
+        Column(
+            "KATEGORI",
+            "SMALLINT",
+            "Permit category (Udlaendingestyrelsen's Kategori: Asyl mv, Familiesammenfoering, Erhverv, "
+            "EU/EOES, Studie, Det oevrige opholdsomraade; later also Brexit, Ukraine saerlov)",
+        ),
     ),
 )
 
@@ -184,7 +189,13 @@ UDDA = Register(
     key=("PNR",),
     columns=(
         Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
-        Column("HFAUDD", "SMALLINT", "Highest completed education (4-digit code; first digit = level)"),
+        Column(
+            "HFAUDD",
+            "SMALLINT",
+            "Highest completed education: Statistics Denmark's 4-digit UDD code (not systematic: "
+            "the level comes from the reference table, not from the digits)",
+            codelist="hfaudd_codes",
+        ),
     ),
 )
 
@@ -266,7 +277,9 @@ def render_markdown() -> str:
     for name, values in CODELISTS.items():
         out.append(f"- `{name}`: {', '.join(map(str, sorted(values, key=str)))}")
     out.append(
-        "- `kom`, `countries`, `dream_codebook`, `ophg_grundlag`: reference tables in "
-        "`kommunebench/reference/`"
+        "- `kom`, `countries`, `dream_codebook`, `ophg_grundlag`, `hfaudd_codes`: reference tables in "
+        "`kommunebench/reference/` (`kom`: the 98 municipalities from 2007, "
+        "`municipalities_historic.csv` before); `kommunebench check-extract` lists the codes a "
+        "delivery holds that these tables do not know"
     )
     return "\n".join(out) + "\n"

@@ -16,6 +16,8 @@ TABLES = {
     "countries": refdata.countries,
     "ophg_grundlag": refdata.ophg_grundlag,
     "hfaudd_levels": refdata.hfaudd_levels,
+    "hfaudd_codes": refdata.hfaudd_codes,
+    "municipalities_historic": refdata.municipalities_historic,
 }
 
 
@@ -26,7 +28,8 @@ TABLES = {
     owners=["team:data-engineering"],
     description=(
         "The versioned reference tables of kommunebench/reference/ (DREAM codebook, "
-        "municipalities, countries, permit bases, education levels) copied into schema `ref`. "
+        "municipalities and their codes before 2007, countries, permit bases, education codes and "
+        "levels) copied into schema `ref`. "
         "Editing a table changes this asset's code version and marks everything downstream stale."
     ),
     code_version=code_version(modules=("kommunebench.refdata",), files=tuple(sorted(refdata.REFERENCE_DIR.glob("*.csv")))),
@@ -55,5 +58,9 @@ def reference_tables(warehouse: Warehouse) -> dg.MaterializeResult:
             "codebook_by_state": md_table(summary),
             "checksums": refdata.reference_checksums(),
             "unverified_codes": int((~cb["verified"]).sum()),
+            "unverified_rows_per_table": {
+                name: int((~refdata.table(name)["verified"]).sum())
+                for name in refdata.TABLES if "verified" in refdata.table(name).columns
+            },
         }
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 import numpy as np
+import polars as pl
 
 from kommunebench import refdata
 from kommunebench.synth.calendar import Calendar, day_number
@@ -27,25 +28,45 @@ from kommunebench.synth.params import (
 NO_DAY = np.iinfo(np.int32).min  # "no date" in day-number arrays
 PNR_MODULUS = 9_999_999_967  # the largest 10-digit prime: an affine map mod it is a bijection
 
-# Origin countries per group (OPR_LAND, relative weight). All codes are in countries.csv.
+# Origin countries per group (OPR_LAND, relative weight). Every code is in countries.csv;
+# only codes whose western / non-western status is known are drawn (tested). The weights
+# are the generator's modelling choice, not published frequencies. Codes marked
+# unverified in countries.csv (the 52xx and 54xx codes named Syria, Afghanistan, ...) are
+# drawn because no verified code exists for those origins; see reference/README.md.
+# Substitutions made when the placeholder codes were replaced by verified ones (the
+# same number of codes and weights per group, so the random draws are unchanged):
+# Somalia (5334, in the Americas block 53xx) -> 5247 Namibia; Morocco (5352, 53xx) ->
+# 5402 Yemen; Brazil (5356, 53xx) -> 5395 Vestindiske oer; stateless 5455 -> 5103
+# Statsloes; Russia "5150" (5150 is Italy) -> 5151 Serbien og Montenegro or 5122
+# Albanien; Ukraine "5153" (Malta) -> 5151; Bosnia "5128" (Bulgaria) -> 5152 Jugoslavien;
+# Kosovo "5103" keeps the code, which is Statsloes.
 COUNTRY_WEIGHTS: dict[str, dict[int, float]] = {
-    "ref_early": {5432: 3, 5442: 3, 5448: 2, 5482: 1.5, 5334: 1, 5246: 0.7, 5455: 0.8, 5150: 0.4},
-    "ref_late": {5482: 6, 5246: 3, 5432: 1.2, 5442: 0.8, 5448: 0.8, 5455: 1.5, 5334: 0.6, 5230: 0.4},
-    "fam": {5172: 2, 5487: 2, 5484: 1.6, 5422: 1, 5482: 1.3, 5442: 1, 5432: 0.8, 5334: 0.6,
-            5352: 0.8, 5431: 0.7, 5412: 0.7, 5150: 0.8, 5153: 0.8, 5356: 0.5, 5128: 0.4, 5103: 0.4},
-    "oldimm": {5172: 3, 5442: 2, 5474: 1.5, 5128: 1.5, 5422: 1.2, 5334: 1.2, 5448: 1, 5431: 1,
-               5424: 0.9, 5432: 0.8, 5352: 0.8, 5103: 0.6, 5482: 0.4, 5230: 0.3},
-    "otherimm": {5412: 2, 5484: 1.5, 5153: 1.5, 5150: 1, 5356: 1, 5487: 0.8, 5431: 0.6},
+    "ref_early": {5432: 3, 5442: 3, 5448: 2, 5482: 1.5, 5247: 1, 5246: 0.7, 5103: 0.8, 5151: 0.4},
+    "ref_late": {5482: 6, 5246: 3, 5432: 1.2, 5442: 0.8, 5448: 0.8, 5103: 1.5, 5247: 0.6, 5230: 0.4},
+    "fam": {5172: 2, 5487: 2, 5484: 1.6, 5422: 1, 5482: 1.3, 5442: 1, 5432: 0.8, 5247: 0.6,
+            5402: 0.8, 5431: 0.7, 5412: 0.7, 5122: 0.8, 5151: 0.8, 5395: 0.5, 5152: 0.4, 5103: 0.4},
+    "oldimm": {5172: 3, 5442: 2, 5474: 1.5, 5152: 1.5, 5422: 1.2, 5247: 1.2, 5448: 1, 5431: 1,
+               5424: 0.9, 5432: 0.8, 5402: 0.8, 5103: 0.6, 5482: 0.4, 5230: 0.3},
+    "otherimm": {5412: 2, 5484: 1.5, 5151: 1.5, 5122: 1, 5395: 1, 5487: 0.8, 5431: 0.6},
     "west": {5120: 2, 5110: 1.5, 5180: 3, 5170: 2, 5154: 3, 5390: 1},
 }
-# Legal bases of permits (GRUNDLAG) per group, relative weights.
-REF_BASES_BEFORE_2015 = {"7_1": 0.5, "7_2": 0.35, "8": 0.15}
-REF_BASES_FROM_2015 = {"7_1": 0.25, "7_2": 0.2, "7_3": 0.45, "8": 0.1}
-OTHERIMM_BASES = {"9A": 0.45, "9I": 0.3, "9_1_2": 0.25}
-OLDIMM_BASES = {"7_1": 0.3, "7_2": 0.1, "8": 0.05, "9_1_1": 0.4, "9_1_2": 0.15}
+#: Legal bases of permits (GRUNDLAG, ophg_grundlag.csv). The refugee and spouse bases are
+#: unverified placeholders (DST's numeric codes could not be read); the work and EU
+#: bases are DST's verified codes (18 Specialister mv., 14 Loenarbejde - de nye EU-sager).
+WORK_BASIS = "18"
+EU_BASIS = "14"
+SPOUSE_BASIS = "9_1_1"
+REF_BASES_BEFORE_2015 = {"7_1": 0.5, "7_2": 0.35, "8_1": 0.15}
+REF_BASES_FROM_2015 = {"7_1": 0.25, "7_2": 0.2, "7_3": 0.45, "8_1": 0.1}
+OTHERIMM_BASES = {WORK_BASIS: 0.45, "9I": 0.3, "9_1_2": 0.25}
+OLDIMM_BASES = {"7_1": 0.3, "7_2": 0.1, "8_1": 0.05, SPOUSE_BASIS: 0.4, "9_1_2": 0.15}
+#: HFAUDD codes per true education level (hfaudd_codes.csv). Level 1: DST's verified
+#: grundskole codes (9., 10. and 8. klasse). Levels 2-6: synthetic placeholders outside
+#: DST's 4-digit code range (no real code of these levels could be verified), so they
+#: never match a real extract.
 HFAUDD_CODES: dict[int, tuple[int, ...]] = {
-    1: (1010, 1030, 1090), 2: (2010, 2020), 3: (3010, 3100, 3500), 4: (4010, 4200),
-    5: (5010, 5200, 5500), 6: (6010, 6500, 6900),
+    1: (1009, 1010, 1008), 2: (12001, 12002), 3: (13001, 13002, 13003), 4: (14001, 14002),
+    5: (15001, 15002, 15003), 6: (16001, 16002, 16003),
 }
 OTHER_CODES = ("299", "411", "511", "521", "893")
 EDU_CODES = ("651", "652")
@@ -211,7 +232,7 @@ def make_persons(
     insured[i] = rng.random(len(i)) < 0.55
     has = (arr_year >= 1997) & (rng.random(len(i)) < 0.6)
     permit[i[has]] = arrival[i[has]] - rng.integers(0, 30, has.sum()).astype(np.int32)
-    basis[i[has]] = np.where(country[i[has]] == 5390, "9A", "EU")
+    basis[i[has]] = np.where(country[i[has]] == 5390, WORK_BASIS, EU_BASIS)
 
     # Established non-western immigrants: arrived 1980-2007, aged 25-64 in the first year
     i = sel(G_OLDIMM)
@@ -284,7 +305,7 @@ def make_persons(
     age_p = np.where(ua < 0.95, np.minimum(24 + rng.gamma(1.8, 4.5, len(i)), 64.9), rng.uniform(65, 72, len(i)))
     birth[i] = permit[i] - np.round(age_p * 365.2425).astype(np.int32)
     country[i] = _choice(rng, COUNTRY_WEIGHTS["fam"], len(i))
-    basis[i] = "9_1_1"
+    basis[i] = SPOUSE_BASIS
     herkomst[i], ie_type[i] = 3, 2
     weak[i] = rng.random(len(i)) < beh.weak_share_fam
     home[i] = rng.random(len(i)) < beh.home_share_fam
@@ -375,13 +396,30 @@ def countries_known() -> set[int]:
     return set(refdata.countries()["OPR_LAND"].to_list())
 
 
+def used_countries() -> set[int]:
+    return {c for w in COUNTRY_WEIGHTS.values() for c in w} | {5100}
+
+
+def used_permit_bases() -> set[str]:
+    return (set(REF_BASES_BEFORE_2015) | set(REF_BASES_FROM_2015) | set(OTHERIMM_BASES) | set(OLDIMM_BASES)
+            | {SPOUSE_BASIS, EU_BASIS, WORK_BASIS, "7_1"})
+
+
 def check_reference_codes() -> None:
-    """Every country and permit basis used here must be in the reference tables."""
+    """Every country, permit basis and education code used here must be in the reference tables."""
     known = countries_known()
-    used = {c for w in COUNTRY_WEIGHTS.values() for c in w} | {5100}
+    used = used_countries()
     if used - known:
         raise ValueError(f"countries.csv: column 'OPR_LAND': codes {sorted(used - known)} used by the generator are missing")
+    ctry = refdata.countries().filter(pl.col("OPR_LAND").is_in(sorted(used)) & pl.col("western").is_null())
+    if ctry.height:
+        raise ValueError(f"countries.csv: column 'western': codes {ctry['OPR_LAND'].to_list()} used by the generator have no western flag")
     bases = set(refdata.ophg_grundlag()["GRUNDLAG"].to_list())
-    used_b = set(REF_BASES_BEFORE_2015) | set(REF_BASES_FROM_2015) | set(OTHERIMM_BASES) | set(OLDIMM_BASES) | {"9_1_1", "EU", "9A"}
+    used_b = used_permit_bases()
     if used_b - bases:
         raise ValueError(f"ophg_grundlag.csv: column 'GRUNDLAG': codes {sorted(used_b - bases)} used by the generator are missing")
+    edu = refdata.hfaudd_codes()
+    level = dict(zip(edu["HFAUDD"].to_list(), edu["level"].to_list()))
+    wrong = sorted(c for lvl, codes in HFAUDD_CODES.items() for c in codes if level.get(c) != lvl)
+    if wrong:
+        raise ValueError(f"hfaudd_codes.csv: column 'HFAUDD': codes {wrong} used by the generator are missing or of another level")

@@ -59,7 +59,7 @@ from kommunebench.synth.params import (
     GROUPS,
     Behaviour,
 )
-from kommunebench.synth.population import NO_DAY, Persons, municipality_weights
+from kommunebench.synth.population import NO_DAY, WORK_BASIS, Persons, municipality_weights
 
 # --- simulation states --------------------------------------------------------------
 PRE, NONE, JOB, PASSIVE, UPSKILL, DANISH = 0, 1, 2, 3, 4, 5
@@ -273,7 +273,7 @@ def make_rows(p: Persons, cal: Calendar, beh: Behaviour, weak_q: np.ndarray, non
         pid=p.index.astype(np.int64), group=group, female=p.female.copy(), immig=immig,
         nonwestern_immigrant=immig & nonwestern, arrival_day=p.arrival_day.copy(), arrival_ymd=_ymd(np.where(immig, p.arrival_day, 0)),
         arrival_week=arrival_week.astype(np.int64), birth_day=p.birth_day.copy(),
-        permit_9a=p.permit_basis == "9A", insured=p.insured.copy(), home=p.home.copy(),
+        permit_9a=p.permit_basis == WORK_BASIS, insured=p.insured.copy(), home=p.home.copy(),
         health=p.health.copy(), intpgm_start_day=p.intpgm_start_day.copy(),
         intpgm_end_day=p.intpgm_end_day.copy(), eta_static=eta_static,
         sick_mult=np.exp(beh.beta_health_sick * p.health), base_class=base_class,

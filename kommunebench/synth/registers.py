@@ -11,7 +11,17 @@ import polars as pl
 from kommunebench import contract, refdata
 from kommunebench.synth.calendar import Calendar, day_number
 from kommunebench.synth.municipalities import Municipalities
-from kommunebench.synth.population import CIVST_CODES, EDU_CODES, HFAUDD_CODES, NO_DAY, OTHER_CODES, Persons
+from kommunebench.synth.population import (
+    CIVST_CODES,
+    EDU_CODES,
+    EU_BASIS,
+    HFAUDD_CODES,
+    NO_DAY,
+    OTHER_CODES,
+    SPOUSE_BASIS,
+    WORK_BASIS,
+    Persons,
+)
 from kommunebench.synth.process import (
     CASH_SYSTEM,
     DAYS_PER_YEAR,
@@ -40,9 +50,11 @@ from kommunebench.synth.process import (
 )
 
 FULL_TIME_HOURS = 160.33  # monthly hours of one full-time equivalent (domain.md section 7)
-#: Permit categories (KATEGORI), placeholder grouping: 1 asylum, 2 family
-#: reunification, 3 EU/EEA, 4 work, 5 study.
-KATEGORI = {"7_1": 1, "7_2": 1, "7_3": 1, "8": 1, "9_1_1": 2, "9_1_2": 2, "EU": 3, "9A": 4, "9I": 5}
+#: Permit categories (KATEGORI) the generator writes, by legal basis: Udlaendingestyrelsen's
+#: categories as Statistics Denmark documents them (1 Asyl mv, 2 Familiesammenfoering,
+#: 3 EU/EOES, 4 Erhverv, 5 Studie). The numbers are the project's placeholders: DST's
+#: numeric KATEGORI codes could not be verified (reference/README.md).
+KATEGORI = {"7_1": 1, "7_2": 1, "7_3": 1, "8_1": 1, SPOUSE_BASIS: 2, "9_1_2": 2, EU_BASIS: 3, WORK_BASIS: 4, "9I": 5}
 _FIXED_CODE = {
     UPSKILL: "211", DANISH: "212", INTERN_PRIV: "221", INTERN_PUB: "222", WS_PRIV: "231",
     WS_PUB: "232", SICK: "890", UI: "111", MATERN: "811", EARLYRET: "611", DISAB: "711",

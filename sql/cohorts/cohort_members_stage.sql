@@ -2,6 +2,7 @@
 -- Municipality at entry = the municipality (NYKOM) of the week the clock starts; the
 -- municipality with most weeks in the follow-up is kept beside it ($mover_rule picks).
 -- History covariates count weeks in the $history_weeks weeks before the start.
+-- Education level: HFAUDD (DST's UDD code, not systematic) through ref.hfaudd_codes; unknown codes are level 0.
 -- Parameters: $cohort_year, $followup_weakest, $followup_permit, $history_weeks,
 --             $support_states, $mover_rule
 CREATE OR REPLACE TABLE stage.cohort_members AS
@@ -61,7 +62,7 @@ base AS (
             WHEN 'O' THEN 'divorced_widowed' WHEN 'L' THEN 'divorced_widowed'
             ELSE 'unknown' END AS civil_status,
         least(coalesce(b.ANTBOERNF, 0), 3) AS children,
-        coalesce(CAST(u.HFAUDD // 1000 AS INTEGER), 0) AS education_level,
+        coalesce(CAST(hc.level AS INTEGER), 0) AS education_level,
         CASE WHEN b.INDVAN_FOERSTE IS NULL THEN 0.0
              ELSE greatest(date_diff('day', b.INDVAN_FOERSTE, e2.start_date) / 365.25, 0.0) END AS years_in_dk,
         coalesce(h.prior_employment_weeks, 0) AS prior_employment_weeks,
@@ -72,6 +73,7 @@ base AS (
     LEFT JOIN bef b ON b.PNR = e2.PNR
     LEFT JOIN ref.countries c ON c.OPR_LAND = b.OPR_LAND
     LEFT JOIN udda u ON u.PNR = e2.PNR
+    LEFT JOIN ref.hfaudd_codes hc ON hc.HFAUDD = u.HFAUDD
     LEFT JOIN hist h ON h.PNR = e2.PNR AND h.target_group = e2.target_group
     LEFT JOIN entry_kom k ON k.PNR = e2.PNR AND k.target_group = e2.target_group
     LEFT JOIN longest_kom l ON l.PNR = e2.PNR AND l.target_group = e2.target_group

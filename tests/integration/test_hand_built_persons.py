@@ -28,7 +28,7 @@ def persons() -> list[Person]:
     m1 = Person("M1", permit=(D(2012, 5, 2), "7_1"), intpgm=(D(2012, 5, 7), D(2015, 5, 1)), kom={2012: 101, 2013: 147, 2014: 147, 2015: 147})
     m1.weeks(D(2012, 4, 30), ["135"] * 156)
     s1 = Person("S1", opr_land=5120, permit=(D(2012, 4, 4), "7_1"), intpgm=(D(2012, 4, 9), D(2015, 4, 1)))  # Swedish: western
-    k1 = Person("K1", permit=(D(2015, 12, 15), "8"), intpgm=(D(2015, 12, 21), D(2018, 12, 1)))  # run across ISO week 53 of 2015
+    k1 = Person("K1", permit=(D(2015, 12, 15), "8_1"), intpgm=(D(2015, 12, 21), D(2018, 12, 1)))  # run across ISO week 53 of 2015
     k1.weeks(D(2015, 12, 14), ["135", "135"]).job_weeks(D(2015, 12, 28), 4)
     k1.weeks(D(2016, 1, 25), ["135"] * 10)
     return [r1, f1, w1, m1, s1, k1]
