@@ -677,6 +677,11 @@ def _net_of_framework(aft_table: pd.DataFrame, df: pd.DataFrame, fw: list[str], 
         Xm = np.column_stack([np.ones(y.size), Z])
     else:
         Xm = np.ones((y.size, 1))
+    if y.size <= Xm.shape[1] + 1:
+        # too few reported units for the second stage on the framework conditions
+        for c in ("log_time_ratio_net", "time_ratio_net_pct", "time_ratio_net_pct_lo", "time_ratio_net_pct_hi"):
+            aft_table[c] = np.nan
+        return
     re = random_effects(y, v, Xm, method=st.tau2_method)
     net = y - Xm @ re.beta
     z = st.z
