@@ -36,6 +36,8 @@ from kommunebench.benchmark.stats import (
 from kommunebench.scales import headline_pct
 
 CLASSES = ("better", "as_expected", "worse", "not_distinguishable", "too_small")
+#: Fewer units passing the size limits than this: nothing is compared (one per fifth at least).
+MIN_UNITS = 5
 
 
 @dataclass(frozen=True)
@@ -196,11 +198,11 @@ def _run(
     unit_index = np.searchsorted(units_all, df["_unit"].to_numpy())
     league = _unit_aggregates(df, st, units_all, unit_index, duration, event, pe)
     ranked = ~league["too_small"].to_numpy()
-    if int(ranked.sum()) < 5:
-        raise ValueError(
-            f"only {int(ranked.sum())} units have at least min_persons={st.min_persons} persons and "
-            f"{st.min_expected_events} expected events; at least 5 are needed to rank in fifths"
-        )
+    too_few_units = int(ranked.sum()) < MIN_UNITS
+    if too_few_units:
+        # fewer units than fifths: no comparison at all; every unit is reported as too small
+        league["too_small"] = True
+        ranked = np.zeros(len(league), bool)
 
     # ---- what the expected model's uncertainty does to every unit at once
     jac = log_expected_jacobian(model, X, duration, event, strata, unit_index, units_all.size)
@@ -217,7 +219,7 @@ def _run(
     # ---- Weibull AFT: a sensitivity analysis with unit dummies
     aft_table = pd.DataFrame()
     shape = float("nan")
-    if st.weibull_aft:
+    if st.weibull_aft and not too_few_units:
         ind_terms = [t for t in spec.terms if t not in fw]
         cols = [spec.terms.index(t) for t in ind_terms]
         reported = league.loc[ranked, "kom"].astype(int).tolist()
@@ -484,6 +486,9 @@ def _performance(
     league["gap_persons_lo"] = effects.at("persons", th_clip(theta_lo), all_units)
     league["gap_persons_hi"] = effects.at("persons", th_clip(theta_hi), all_units)
 
+    if n_r < MIN_UNITS:
+        return _no_comparison(league, st, o, e)
+
     # ---- the hierarchy over the ranked units
     het = heterogeneity(o[idx], e[idx], level=st.level, tau_max=st.tau_max)
     draws, tau_draws = posterior_draws(o[idx], e[idx], het, st.n_draws, st.seed)
@@ -561,6 +566,32 @@ def _performance(
     return het, full_draws, tau_draws
 
 
+def _no_comparison(league: pd.DataFrame, st: BenchmarkSettings, o: np.ndarray, e: np.ndarray) -> tuple[Heterogeneity, np.ndarray, np.ndarray]:
+    """Too few units to compare: the units' own statistics stay, everything comparative is empty."""
+    nan = np.full(o.size, np.nan)
+    for c in ("log_oe_shrunken", "log_oe_shrunken_sd", "indicator_pct_shrunken", "indicator_pct_shrunken_lo",
+              "indicator_pct_shrunken_hi", "weeks_faster_shrunken", "weeks_faster_shrunken_lo", "weeks_faster_shrunken_hi",
+              "gap_persons_shrunken", "gap_persons_shrunken_lo", "gap_persons_shrunken_hi", "p_top_fifth", "p_bottom_fifth",
+              "rank_mean"):
+        league[c] = nan
+    league["distinguishable"] = False
+    for c in ("rank", "rank_lo", "rank_hi", "rank_sim_lo", "rank_sim_hi", "fifth"):
+        league[c] = pd.array([pd.NA] * o.size, dtype="Int64")
+    for c in ("in_top_fifth_set", "in_bottom_fifth_set"):
+        league[c] = pd.array([pd.NA] * o.size, dtype="boolean")
+    league["band_position"], league["class"] = classify_units(
+        league["indicator_pct_lo"].to_numpy(), league["indicator_pct_hi"].to_numpy(), league["log_oe"].to_numpy(),
+        np.full(o.size, np.nan), np.zeros(o.size, bool), st.band, st.fdr_q)
+    width = st.funnel_z * np.sqrt(1.0 / e)
+    league["funnel_lo"] = np.exp(-width)
+    league["funnel_hi"] = np.exp(width)
+    league["funnel_flag"] = np.where(league["oe_ratio"] > league["funnel_hi"], "high",
+                                     np.where(league["oe_ratio"] < league["funnel_lo"], "low", "inside"))
+    het = Heterogeneity(tau=float("nan"), tau_lo=float("nan"), tau_hi=float("nan"), lr_statistic=float("nan"),
+                        p_value=float("nan"), distinguishable=False, level=st.level, grid=np.zeros(1), posterior=np.ones(1))
+    return het, np.full((1, o.size), np.nan), np.full(1, np.nan)
+
+
 def _peer_columns(league: pd.DataFrame, df: pd.DataFrame, fw: list[str], st: BenchmarkSettings, draws: np.ndarray) -> None:
     """Each ranked unit against the ``n_peers`` ranked units with the most similar framework
     conditions (Euclidean distance of the standardised unit means): the posterior of
@@ -570,7 +601,7 @@ def _peer_columns(league: pd.DataFrame, df: pd.DataFrame, fw: list[str], st: Ben
     league["peers"] = pd.array([pd.NA] * len(league), dtype="string")
     for c in ("vs_peers_pct", "vs_peers_pct_lo", "vs_peers_pct_hi"):
         league[c] = np.nan
-    if not fw or idx.size < 3:
+    if not fw or idx.size < MIN_UNITS:
         return
     means = unit_framework_means(df, fw, league["kom"].tolist()).to_numpy(dtype=float)[idx]
     sd = means.std(axis=0, ddof=1)
@@ -598,8 +629,20 @@ def _summary(league: pd.DataFrame, het: Heterogeneity, draws: np.ndarray, tau_dr
     share of units truly within ±band; plus the share of each class and tau."""
     ranked = ~league["too_small"].to_numpy()
     idx = np.flatnonzero(ranked)
-    d = draws[:, idx]
     n_r = idx.size
+    if n_r < MIN_UNITS:
+        out0: dict[str, object] = {"units": int(len(league)), "units_ranked": int(n_r), "top_fifth_units": 0,
+                                   "distinguishable": False, "tau": float("nan"), "tau_lo": float("nan"),
+                                   "tau_hi": float("nan"), "tau_lr_statistic": float("nan"), "tau_p_value": float("nan")}
+        for k in ("best_fifth_pct", "worst_fifth_pct", "fifth_difference_pct", "fifth_difference_weeks", "range_pct",
+                  "range_weeks", "share_within_band"):
+            out0[k] = out0[f"{k}_lo"] = out0[f"{k}_hi"] = float("nan")
+        for c in ("better", "worse", "as_expected", "not_distinguishable"):
+            out0[f"n_{c}"], out0[f"share_{c}"] = 0, float("nan")
+        out0["n_too_small"] = int(len(league))
+        out0["in_top_fifth_set"] = out0["in_bottom_fifth_set"] = 0
+        return out0
+    d = draws[:, idx]
     n_top = n_r // 5
     order = np.argsort(d, axis=1)
     best = order[:, -n_top:]
@@ -725,6 +768,8 @@ def _framework_share(
     o = np.bincount(unit_index, weights=event, minlength=k)
     e0 = np.bincount(unit_index, weights=pe0.cumhaz_at_t, minlength=k)
     ranked = ~league["too_small"].to_numpy() & (o > 0)
+    if ranked.sum() < MIN_UNITS:
+        return float("nan"), float("nan"), float("nan"), empty
     r0 = np.log(o[ranked] / e0[ranked])
     v0 = 1.0 / o[ranked]
     means = unit_framework_means(df, fw, units.tolist()).to_numpy(dtype=float)[ranked]

@@ -294,3 +294,16 @@ def test_zero_variance_produces_no_ranks_and_says_so():
     ranked = L[~L["too_small"]]
     assert ranked["indicator_pct_shrunken_lo"].notna().all()
     assert (ranked["indicator_pct_lo"] >= -100).all()
+
+
+def test_too_few_units_to_compare_is_reported_not_raised():
+    """Fewer than five units pass the size limits: every unit is too small, nothing is ranked,
+    and the summary says so instead of the run failing."""
+    s = simulate_benchmark_data(800, n_muni=6, seed=2)
+    res = run_benchmark(s.persons, s.numeric, s.categorical, s.framework,
+                        BenchmarkSettings(min_persons=150, weibull_aft=False, **FAST))
+    L = res.league_table
+    assert L["too_small"].all() and (L["class"] == "too_small").all()
+    assert L["rank"].isna().all() and not res.distinguishable
+    assert res.summary["units_ranked"] < 5 and res.summary["n_too_small"] == len(L)
+    assert L["indicator_pct"].notna().all()  # the units' own estimates stay
