@@ -174,8 +174,9 @@ def cox_efron_newton(
 
     summed over weeks and strata, with a1 = sum 1/den, b1 = sum c/den, a2 = sum 1/den^2,
     b2 = sum c/den^2, c2 = sum c^2/den^2. Steps are halved when the log-likelihood falls;
-    iteration stops when the largest step is below ``tol``. Used for bootstrap refits;
-    tests check it against lifelines and R.
+    iteration stops when the largest step is below ``tol``, or when the log-likelihood has not
+    moved (relative 1e-10) for three iterations in a row (a nearly separating covariate). The
+    main fit of the expected model; tests check it against lifelines and R.
     """
     n, p = X.shape
     centre = X.mean(axis=0)
@@ -249,6 +250,7 @@ def cox_efron_newton(
     beta = np.zeros(p) if initial_point is None else np.asarray(initial_point, dtype=float).copy()
     ll, grad, info = evaluate(beta)
     it = 0
+    flat = 0  # iterations in a row in which the log-likelihood no longer moved
     for it in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(info, grad)
@@ -263,8 +265,14 @@ def cox_efron_newton(
                 raise ValueError("cox_efron_newton: step halving failed")
             new_ll, _, _ = evaluate(beta + step, need_hessian=False)
         beta = beta + step
+        prev_ll = ll
         ll, grad, info = evaluate(beta)
         if np.max(np.abs(step)) < tol:
+            break
+        # a flat likelihood (a covariate that nearly separates events) converges in the
+        # log-likelihood long before the coefficients settle: stop when it no longer moves
+        flat = flat + 1 if abs(ll - prev_ll) <= 1e-10 * max(1.0, abs(ll)) else 0
+        if flat >= 3:
             break
     else:
         raise ValueError(f"cox_efron_newton: no convergence in {max_iter} iterations")
