@@ -51,10 +51,13 @@ def test_bad_delivery_after_good_leaves_good_tables(defs, resources, instance):
     # the published table is the good one, the audit still points at the good file
     assert q(db, "SELECT PNR, Y_1210 FROM raw.dream ORDER BY PNR") == before
     assert q(db, "SELECT count(*) FROM raw.load_audit WHERE register = 'DREAM' AND status = 'published'") == [(1,)]
-    # the rejected rows are in quarantine with the rule they broke
-    rules = dict(q(db, "SELECT rule, count(*) FROM quarantine.dream GROUP BY rule"))
-    assert rules.get("expect_column_values_to_be_unique") == 2
-    assert "expect_weekly_codes_in_codebook" in rules
+    # the rejected rows themselves are in quarantine with the rule they broke and the offending value
+    rules = dict(q(db, "SELECT _rule, count(*) FROM quarantine.dream GROUP BY _rule"))
+    assert rules == {"expect_column_values_to_be_unique": 2, "expect_weekly_codes_in_codebook": 2}
+    assert q(db, "SELECT DISTINCT _value, Y_1210, _source_file FROM quarantine.dream "
+                 "WHERE _rule = 'expect_weekly_codes_in_codebook'") == [("Y_1210=123", "123", "DREAM.parquet")]
+    assert q(db, "SELECT rule, failing_rows, quarantined_rows FROM quarantine.rejections ORDER BY rule") == [
+        ("expect_column_values_to_be_unique", 2, 2), ("expect_weekly_codes_in_codebook", 2, 2)]
     # no stage table left behind
     assert q(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'stage' "
                  "OR table_name LIKE '\\_stage\\_%' ESCAPE '\\'") == [(0,)]
