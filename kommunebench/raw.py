@@ -897,6 +897,82 @@ def cross_register_outcomes(conn, tables: dict[str, str], files: dict[str, list[
     return out
 
 
+# ------------------------------------------------------------------ a whole delivery
+
+
+@dataclass
+class DeliveryCheck:
+    """A delivery surveyed, its changed registers staged and every rule run on it."""
+
+    survey: Survey
+    reports: dict[str, StageReport]  # registers staged (their files changed)
+    unchanged: set[str]  # registers whose published load has the same files and sha256
+    outcomes: dict[str, list[RuleOutcome]]  # per register, including rules between registers
+    tables: dict[str, str]  # per register, the table that would be published
+
+    def failed(self) -> list[RuleOutcome]:
+        return [o for outs in self.outcomes.values() for o in outs if not o.passed and o.blocking]
+
+
+def check_delivery(conn, landing: Path, register_years: list[int], *, force_reload: bool = False,
+                   unknown_codes: str = "fail", cap: int = QUARANTINE_CAP, log=None) -> DeliveryCheck:
+    """Survey the landing folder, stage every register whose files changed, and run the
+    file, header, suite, SQL and cross-register rules. Publishes nothing."""
+    from kommunebench.validation import failed_blocking
+
+    say = log or (lambda msg: None)
+    registers = list(REGISTERS.values())  # DREAM first: its last weekly year bounds OPHG's dates
+    s = survey(landing, registers, register_years)
+    outcomes: dict[str, list[RuleOutcome]] = {r.name: list(s.outcomes[r.name]) for r in registers}
+    for path, why in s.ignored:
+        reg = path.split("/")[0]
+        if reg in outcomes:
+            outcomes[reg].append(RuleOutcome("ignored_entries", None, False, blocking=False, file=path,
+                                             detail=f"ignored: {why}", register=reg))
+    reports: dict[str, StageReport] = {}
+    unchanged: set[str] = set()
+    last_year = None
+    for reg in registers:
+        files = s.files[reg.name]
+        target = published_table(reg)
+        if s.blocking(reg.name):
+            if files:  # the register is refused; read its other files too, so every problem is named at once
+                report = stage_register(conn, reg, files, cap=cap)
+                outcomes[reg.name] += report.outcomes
+                conn.execute(f"DROP TABLE IF EXISTS {stage_table(reg)}")
+            continue
+        exists = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = $t",
+                              {"t": reg.name.lower()}).fetchall()[0][0]
+        if not force_reload and exists and last_published(conn, reg.name) == {(f.name, f.sha256) for f in files}:
+            unchanged.add(reg.name)
+            say(f"{reg.name}: files unchanged since the last load; not re-read")
+            if reg.name == "DREAM":
+                last_year = delivery_last_year([r[0] for r in conn.execute(f"DESCRIBE {target}").fetchall()])
+            continue
+        say(f"{reg.name}: staging {len(files)} file(s)")
+        report = stage_register(conn, reg, files, cap=cap)
+        reports[reg.name] = report
+        outcomes[reg.name] += report.outcomes
+        if reg.name == "DREAM" and report.staged:
+            last_year = delivery_last_year(report.columns)
+        if report.staged and not failed_blocking(report.outcomes):
+            outcomes[reg.name] += validate_register(
+                conn, reg, report, unknown_codes=unknown_codes,
+                last_year=last_year if last_year is not None else max(register_years))
+    # rules between registers, on what would be published: the stage of a changed register,
+    # the published table of an unchanged one
+    tables = {}
+    for reg in registers:
+        if reg.name in reports and reports[reg.name].staged:
+            tables[reg.name] = stage_table(reg)
+        elif reg.name in unchanged:
+            tables[reg.name] = published_table(reg)
+    if reports:
+        for o in cross_register_outcomes(conn, tables, s.files):
+            outcomes[o.register].append(o)
+    return DeliveryCheck(s, reports, unchanged, outcomes, tables)
+
+
 # ------------------------------------------------------------------ publish / quarantine
 
 

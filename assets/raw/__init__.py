@@ -20,10 +20,10 @@ from pydantic import Field
 from kommunebench import raw as rawlib
 from kommunebench.contract import REGISTERS, Register
 from kommunebench.paths import register_years
-from kommunebench.validation import RuleOutcome, ValidationError, failed_blocking
+from kommunebench.validation import ValidationError, failed_blocking
 from orchestration.code_version import code_version
 from orchestration.resources import Landing, Warehouse
-from orchestration.warehouse import check_result, table_exists, table_metadata
+from orchestration.warehouse import check_result, table_metadata
 
 CODE_VERSION = code_version(
     modules=("kommunebench.raw", "kommunebench.contract", "kommunebench.validation", "kommunebench.refdata"),
@@ -144,58 +144,18 @@ def _key(register: Register) -> dg.AssetKey:
 )
 def raw_registers(context: dg.AssetExecutionContext, config: RawLoadConfig, warehouse: Warehouse, landing: Landing) -> Iterator:
     registers = list(REGISTERS.values())
-    years = register_years()
-    survey = rawlib.survey(landing.root, registers, years)
-    if survey.ignored:
-        context.log.warning(f"landing folder {landing.root}: {survey.ignored_message()}")
-    outcomes: dict[str, list[RuleOutcome]] = {r.name: list(survey.outcomes[r.name]) for r in registers}
-    for path, why in survey.ignored:
-        reg = path.split("/")[0]
-        if reg in outcomes:
-            outcomes[reg].append(RuleOutcome("ignored_entries", None, False, blocking=False, file=path,
-                                             detail=f"ignored: {why}", register=reg))
-    reports: dict[str, rawlib.StageReport] = {}
-    unchanged: set[str] = set()
     with warehouse.connect() as conn:
         left = rawlib.clear_leftover_stages(conn)
         if left:
             context.log.warning(f"dropped stage table(s) {', '.join(left)} left by an earlier run that did not finish "
                                 "(nothing of them was published)")
-        last_year = None
-        for reg in registers:
-            files = survey.files[reg.name]
-            target = rawlib.published_table(reg)
-            if survey.blocking(reg.name):
-                continue
-            if (not config.force_reload and table_exists(conn, "raw", reg.name.lower())
-                    and rawlib.last_published(conn, reg.name) == {(f.name, f.sha256) for f in files}):
-                unchanged.add(reg.name)
-                context.log.info(f"{reg.name}: files unchanged since the last load; not re-read")
-                if reg.name == "DREAM":
-                    last_year = rawlib.delivery_last_year([r[0] for r in conn.execute(f"DESCRIBE {target}").fetchall()])
-                continue
-            context.log.info(f"{reg.name}: staging {len(files)} file(s)")
-            report = rawlib.stage_register(conn, reg, files, cap=config.quarantine_cap)
-            reports[reg.name] = report
-            outcomes[reg.name] += report.outcomes
-            if reg.name == "DREAM" and report.staged:
-                last_year = rawlib.delivery_last_year(report.columns)
-            if report.staged and not failed_blocking(report.outcomes):
-                outcomes[reg.name] += rawlib.validate_register(
-                    conn, reg, report, unknown_codes=config.unknown_codes,
-                    last_year=last_year if last_year is not None else max(years))
-        # rules between registers, on what would be published: the stage of a changed register,
-        # the published table of an unchanged one
-        tables = {}
-        for reg in registers:
-            if reg.name in reports and reports[reg.name].staged:
-                tables[reg.name] = rawlib.stage_table(reg)
-            elif reg.name in unchanged:
-                tables[reg.name] = rawlib.published_table(reg)
-        if reports:
-            for o in rawlib.cross_register_outcomes(conn, tables, survey.files):
-                outcomes[o.register].append(o)
-
+        delivery = rawlib.check_delivery(conn, landing.root, register_years(), force_reload=config.force_reload,
+                                         unknown_codes=config.unknown_codes, cap=config.quarantine_cap,
+                                         log=context.log.info)
+        survey, reports, unchanged, outcomes, tables = (delivery.survey, delivery.reports, delivery.unchanged,
+                                                        delivery.outcomes, delivery.tables)
+        if survey.ignored:
+            context.log.warning(f"landing folder {landing.root}: {survey.ignored_message()}")
         for reg in registers:
             checks = _checks_for(reg)
             by_check: dict[str, list] = {name: [] for name in checks}
