@@ -312,6 +312,37 @@ def render_markdown() -> str:
         "rows, load time, Dagster run id).",
         "",
     ]
+    out += [
+        "## Rules a delivery must pass",
+        "",
+        "A delivery that breaks any of these is not published (nothing in `raw` changes); the error names the",
+        "file, the column and the rule, with example values (never a person number), and the rejected rows",
+        "are kept in `quarantine.<register>` with the rule each broke (see the README).",
+        "",
+        "| rule | what |",
+        "|---|---|",
+        "| `register_folder_exists`, `register_has_files` | every register has its folder and at least one file |",
+        "| `file_name_matches_contract`, `one_file_per_year` | names as above; one file per year for yearly registers |",
+        "| `files_inside_landing_folder` | no file or folder is a link leading out of the landing folder |",
+        "| `file_not_empty`, `file_readable`, `file_has_rows` | a file has bytes, can be read in its format (not truncated), and holds rows |",
+        "| `column_names_upper_case`, `expect_column_to_exist` | required columns present, upper case |",
+        "| `column_delivered_as_text` | `PNR` delivered as text: a numeric column is refused, not cast (it lost its leading zeros) |",
+        "| `expect_column_value_lengths_to_equal` | every `PNR` has 10 characters |",
+        "| `wide_columns_name_real_periods` | `Y_yyww` is an ISO week of its year (no `Y_1554`), `GRAD_yyyy_mm` a month |",
+        "| `values_cast_to_<type>` | every value casts to the contract type |",
+        "| `expect_column_values_to_not_be_null`, `..._to_be_unique`, `..._to_be_in_set` | keys present and unique, codes in their code lists |",
+        "| `expect_column_values_to_be_between` | dates from 1900 on; employment degree 0..3 |",
+        "| `date_not_after_register_year` | dates not after the end of the file's register year (ISO weeks); for DREAM and OPHG the last year of DREAM's weekly columns |",
+        "| `date_not_in_the_future` | `INDVANDRINGSDATO` (may follow the last register year) not after today |",
+        "| `permit_not_before_birth` | no OPHG permit dated before the person's birth (DREAM `FOEDDT`, BEF `FOED_DAG`) |",
+        "| `birth_before_first_week_on_record` | no DREAM weekly code in a week that ended before the person's birth |",
+        "| `expect_weekly_codes_in_codebook` | every weekly code is in the codebook (or only a warning, `unknown_codes: warn`) |",
+        "",
+        "Yearly files for years outside the register years (`KOMMUNEBENCH_REGISTER_YEARS`), folders inside",
+        "register folders, hidden files, files in other formats and anything else in the landing folder",
+        "are not read; they are listed in a warning of the load.",
+        "",
+    ]
     out += ["## Code lists", ""]
     for name, values in CODELISTS.items():
         out.append(f"- `{name}`: {', '.join(map(str, sorted(values, key=str)))}")

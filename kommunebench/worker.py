@@ -16,7 +16,32 @@ def say(msg: str) -> None:
     print(msg, flush=True)
 
 
+MEMORY_SIGNS = ("MemoryError", "failed to map segment", "Cannot allocate memory", "bad_alloc", "Out of Memory")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the pipeline; an error outside any run (an import that fails for lack of memory,
+    a broken installation) is reported in one line here and with its traceback on stderr."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # noqa: BLE001 - reported, with the traceback in the log
+        import traceback
+
+        traceback.print_exc()
+        text = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        say(f"the pipeline could not run: {text}")
+        if isinstance(e, MemoryError) or any(m in text for m in MEMORY_SIGNS):
+            from kommunebench.machine import default_memory_limit, memory_budget
+
+            say(f"Out of memory before any step ran: the process has {memory_budget().source}. Give it more memory "
+                f"(a larger ulimit -v or cgroup limit); KOMMUNEBENCH_DUCKDB_MEMORY_LIMIT (now {default_memory_limit()}) "
+                "bounds DuckDB only. The last good results are unchanged.")
+        return 1
+
+
+def _main(argv: list[str] | None = None) -> int:
     spec = json.loads((argv or sys.argv[1:])[0])
     from kommunebench.machine import default_memory_limit, default_temp_directory, memory_budget
 

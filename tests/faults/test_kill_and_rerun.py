@@ -1,0 +1,181 @@
+"""A run killed with SIGKILL at the worst moments never leaves half a table, never mixes
+two deliveries in a table, and never blocks the next run.
+
+The command line is run as a user runs it (``kommunebench run`` in its own session);
+failpoints (``kommunebench.faults``) make it SIGKILL its whole process group, supervisor
+and worker, at a named place: inside the transaction that publishes a delivery, inside
+the transaction that writes a register year, and between writing the report and
+publishing it. After each kill the warehouse is inspected, and the next run must start
+without help (the dead run is marked failed and its pool slot freed, said on its
+output) and go on. One chain, to keep it fast:
+
+    A: run (good)  ->  B: killed publishing raw  ->  B: killed in register year 2009
+       ->  B: killed in reports  ->  B: plain run (completes, everything from B)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.integration
+
+PERSONS = 12_000  # the benchmark needs a few thousand persons per group to fit its models
+YEARS = list(range(2008, 2019))
+
+
+def kommunebench() -> str:
+    exe = Path(sys.executable).parent / "kommunebench"
+    return str(exe) if exe.exists() else "kommunebench"
+
+
+def env_for(home: Path, landing: Path, failpoints: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEBENCH_")}
+    env.update(KOMMUNEBENCH_HOME=str(home), KOMMUNEBENCH_LANDING=str(landing), DAGSTER_HOME=str(home / "dagster"),
+               TQDM_DISABLE="1", DAGSTER_DISABLE_TELEMETRY="1")
+    if failpoints:
+        env.update(KOMMUNEBENCH_FAILPOINTS=failpoints, KOMMUNEBENCH_FAILPOINT_SCOPE="group")
+    return env
+
+
+def kb(home: Path, landing: Path, *args: str, failpoints: str | None = None) -> subprocess.CompletedProcess:
+    # its own session, so a failpoint's kill of the process group reaches nothing else
+    return subprocess.run([kommunebench(), *args], env=env_for(home, landing, failpoints), capture_output=True,
+                          text=True, start_new_session=True, timeout=1200)
+
+
+def sha_of(landing: Path) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for p in sorted(landing.rglob("*")):
+        if p.is_file() and p.parent != landing:
+            out.setdefault(p.parent.name, set()).add(hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+def q(db: Path, sql: str, params=None):
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute(sql, params or {}).fetchall()
+
+
+def raw_delivery(db: Path, deliveries: dict[str, dict[str, set[str]]]) -> str:
+    """Which delivery every raw table holds; fails if two deliveries are mixed or a table is partial."""
+    names = set()
+    for reg in ("DREAM", "BEF", "OPHG", "UDDA", "RAMMEVILKAAR"):
+        rows = q(db, "SELECT file, sha256, rows FROM raw.load_audit WHERE register = $r AND status = 'published' AND "
+                     "run_id = (SELECT arg_max(run_id, loaded_at) FROM raw.load_audit WHERE register = $r "
+                     "AND status = 'published')", {"r": reg})
+        shas = {r[1] for r in rows}
+        which = [n for n, d in deliveries.items() if d[reg] == shas]
+        assert len(which) == 1, f"raw.{reg.lower()} is from no single delivery"
+        names.add(which[0])
+        # whole: the table holds exactly the rows of the files its audit names
+        per_file = dict(q(db, f"SELECT _source_file, count(*) FROM raw.{reg.lower()} GROUP BY 1"))
+        assert per_file == {r[0]: r[2] for r in rows}, reg
+    assert len(names) == 1, f"raw tables from two deliveries: {names}"
+    return names.pop()
+
+
+def partitions_whole(db: Path) -> dict[int, int]:
+    """Every register year of person-weeks complete (persons x ISO weeks) and its spells reconciled."""
+    import datetime as dt
+
+    out = {}
+    for year, n, persons in q(db, "SELECT year, count(*), count(DISTINCT PNR) FROM spells.person_weeks GROUP BY 1 ORDER BY 1"):
+        weeks = dt.date(year, 12, 28).isocalendar()[1]
+        assert n == persons * weeks, year
+        spell_weeks = q(db, "SELECT sum(n_weeks) FROM spells.spells WHERE year = $y", {"y": year})[0][0]
+        assert spell_weeks == n, year
+        out[year] = persons
+    return out
+
+
+def no_run_in_progress(home: Path) -> None:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        stuck = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]))
+        assert stuck == []
+        assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots == []
+
+
+def release(home: Path) -> tuple[str, str]:
+    """The current release's run id, and the report's run label (the same run)."""
+    out = home / "outputs"
+    current = (out / "current").resolve().name
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert (out / "exports").resolve().parent.name == current
+    return current, html
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults")
+    landings = {}
+    for name, seed in (("A", 11), ("B", 12)):
+        landing = root / f"landing_{name}"
+        p = subprocess.run([kommunebench(), "generate", "--persons", str(PERSONS), "--seed", str(seed), "--no-progress",
+                            "--out", str(landing), "--truth", str(root / f"truth_{name}")],
+                           env=env_for(root / "gen", landing), capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        landings[name] = landing
+    return root / "home", landings, {n: sha_of(p) for n, p in landings.items()}
+
+
+def test_kill_at_three_points_then_a_plain_run_completes(chain):
+    home, landing, sha = chain
+    db = home / "warehouse.duckdb"
+
+    # A: a good run
+    r = kb(home, landing["A"], "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert raw_delivery(db, sha) == "A"
+    persons_a = partitions_whole(db)
+    assert sorted(persons_a) == YEARS
+    release_a, html_a = release(home)
+    league_a = q(db, "SELECT count(*), sum(persons) FROM benchmark.league_table")
+
+    # B arrives; the run is killed inside the transaction publishing it (one register renamed)
+    r = kb(home, landing["B"], "run", failpoints="raw_publish")
+    assert r.returncode == -9, r.stdout + r.stderr
+    assert raw_delivery(db, sha) == "A"
+    assert partitions_whole(db) == persons_a
+
+    # the next run recovers, publishes B, and is killed writing register year 2009
+    r = kb(home, landing["B"], "run", failpoints="partition:spells.person_weeks@2")
+    assert r.returncode == -9, r.stdout + r.stderr
+    assert "recovered: run" in r.stdout and "(load_registers)" in r.stdout and "marked failed" in r.stdout
+    assert "dropped stage table(s) raw._stage_" in r.stdout
+    assert raw_delivery(db, sha) == "B"
+    whole = partitions_whole(db)  # 2008 from B, 2009 rolled back to A's, whole
+    assert sorted(whole) == YEARS and whole[2009] == persons_a[2009]
+
+    # the next run is killed after writing the report, before publishing report and exports
+    r = kb(home, landing["B"], "run", failpoints="reports_written")
+    assert r.returncode == -9, r.stdout + r.stderr
+    assert "recovered: run" in r.stdout and "(register_years [2009])" in r.stdout
+    current, html = release(home)
+    assert current == release_a and html == html_a  # the last good report and exports, of one run
+    assert q(db, "SELECT count(*), sum(persons) FROM benchmark.league_table") != league_a  # benchmark of B is in
+
+    # a plain run completes, and everything is from B
+    r = kb(home, landing["B"], "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "recovered: run" in r.stdout and "(pooled_results)" in r.stdout
+    assert "partial release left by a run that did not finish" in r.stdout
+    assert raw_delivery(db, sha) == "B"
+    persons_b = partitions_whole(db)
+    assert persons_b[2009] == q(db, "SELECT count(*) FROM raw.dream")[0][0]
+    current, html = release(home)
+    assert current != release_a and current[:8] in html
+    dream_b = next(iter(sha["B"]["DREAM"]))
+    assert dream_b in html and next(iter(sha["A"]["DREAM"])) not in html
+    exported = json.dumps(sorted(p.name for p in (home / "outputs" / "exports").iterdir()))
+    assert ".xlsx" in exported
+    no_run_in_progress(home)
