@@ -99,8 +99,19 @@ def duckdb_size(n: int) -> str:
     return f"{max(1, n // 2**20)}MB"
 
 
+_FITTED: dict[str, object] = {}
+
+
+def fitted_budget() -> MemoryBudget:
+    """The budget as first measured in this process (before it read any data): what the
+    warehouse's default limit was fitted to, also when it is reported after a failure."""
+    if "budget" not in _FITTED:
+        _FITTED["budget"] = memory_budget()
+    return _FITTED["budget"]  # type: ignore[return-value]
+
+
 def default_memory_limit() -> str:
-    return os.environ.get("KOMMUNEBENCH_DUCKDB_MEMORY_LIMIT") or duckdb_size(memory_budget().duckdb_limit())
+    return os.environ.get("KOMMUNEBENCH_DUCKDB_MEMORY_LIMIT") or duckdb_size(fitted_budget().duckdb_limit())
 
 
 def default_temp_directory() -> str:

@@ -43,11 +43,33 @@ def worker_env() -> dict[str, str]:
     return env
 
 
+def runs_per_stage(spec: dict) -> dict[str, int]:
+    return {"registers": 1, "register_years": len(spec["register_years"]), "cohorts": len(spec["cohort_years"]),
+            "pooled": 1}
+
+
 def supervise(spec: dict, echo: Callable[[str], None]) -> int:
+    """Run each stage of ``spec`` in a fresh worker process, in order, stopping at the first
+    that fails. A fresh process per stage starts every stage with the whole memory budget:
+    allocators keep address space a process once used (DuckDB's jemalloc retains it by
+    design), which under an address-space limit would otherwise add up over the stages."""
     log = log_path(spec["command"])
+    counts = runs_per_stage(spec)
+    total = sum(counts[s] for s in spec["stages"])
+    done = 0
+    for i, stage in enumerate(spec["stages"]):
+        part = dict(spec, stages=[stage], numbering=[done, total], generate=spec.get("generate") and i == 0)
+        rc = _supervise_one(part, echo, log)
+        if rc != 0:
+            return rc
+        done += counts[stage]
+    return 0
+
+
+def _supervise_one(spec: dict, echo: Callable[[str], None], log: Path) -> int:
     cmd = [sys.executable, "-m", "kommunebench.worker", json.dumps(spec)]
     current = None
-    with open(log, "w", encoding="utf-8") as err:
+    with open(log, "a", encoding="utf-8") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=worker_env())
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
         try:

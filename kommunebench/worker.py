@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         text = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         say(f"the pipeline could not run: {text}")
         if isinstance(e, MemoryError) or any(m in text for m in MEMORY_SIGNS):
-            from kommunebench.machine import default_memory_limit, memory_budget
+            from kommunebench.machine import default_memory_limit, fitted_budget
 
-            say(f"Out of memory before any step ran: the process has {memory_budget().source}. Give it more memory "
+            say(f"Out of memory before any step ran: the process has {fitted_budget().source}. Give it more memory "
                 f"(a larger ulimit -v or cgroup limit); KOMMUNEBENCH_DUCKDB_MEMORY_LIMIT (now {default_memory_limit()}) "
                 "bounds DuckDB only. The last good results are unchanged.")
         return 1
@@ -43,12 +43,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None = None) -> int:
     spec = json.loads((argv or sys.argv[1:])[0])
-    from kommunebench.machine import default_memory_limit, default_temp_directory, memory_budget
-
-    budget = memory_budget()
-    # for the supervisor's report if this process dies (see kommunebench.supervise)
-    print(f"kommunebench-worker: duckdb memory_limit={default_memory_limit()} temp_directory={default_temp_directory()} "
-          f"budget={budget.bytes} source={budget.source}", file=sys.stderr, flush=True)
     if spec.get("generate"):
         from kommunebench.cli import generate
 
@@ -60,11 +54,17 @@ def _main(argv: list[str] | None = None) -> int:
     from orchestration.definitions import build_defs
 
     runner.CONSOLE["stream"] = sys.stdout
-    defs = build_defs()  # resources from the current environment
+    defs = build_defs()  # resources from the current environment; fits the memory budget (libraries loaded)
+    from kommunebench.machine import default_memory_limit, default_temp_directory, fitted_budget
+
+    budget = fitted_budget()
+    # for the supervisor's report if this process dies (see kommunebench.supervise)
+    print(f"kommunebench-worker: duckdb memory_limit={default_memory_limit()} temp_directory={default_temp_directory()} "
+          f"budget={budget.bytes} source={budget.source}", file=sys.stderr, flush=True)
     instance = runner.project_instance()
     report = runner.run_pipeline(
         defs, instance=instance, register_years=spec["register_years"], cohort_years=spec["cohort_years"],
-        stages=tuple(spec["stages"]), progress=say,
+        stages=tuple(spec["stages"]), progress=say, numbering=tuple(spec["numbering"]) if spec.get("numbering") else None,
     )
     return 0 if report.success else 1
 

@@ -18,7 +18,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from kommunebench.machine import DUCKDB_SHARE, default_memory_limit, default_temp_directory, default_threads, memory_budget
+from kommunebench.machine import DUCKDB_SHARE, default_memory_limit, default_temp_directory, default_threads, fitted_budget
 from kommunebench.paths import project_paths
 
 
@@ -28,7 +28,7 @@ class WarehouseOutOfMemory(Exception):
 
 def memory_advice(limit: str | None = None, temp: str | None = None) -> str:
     """What to change when a step runs out of memory."""
-    budget = memory_budget()
+    budget = fitted_budget()
     limit = limit or default_memory_limit()
     return (
         f"DuckDB's memory_limit is {limit} (setting KOMMUNEBENCH_DUCKDB_MEMORY_LIMIT; the default is "

@@ -171,7 +171,10 @@ def run_pipeline(
     stages: tuple[str, ...] = ("registers", "register_years", "cohorts", "pooled"),
     progress: Callable[[str], None] = print,
     stop_on_failure: bool = True,
+    numbering: tuple[int, int] | None = None,
 ) -> PipelineReport:
+    """Run the stages' jobs in order. ``numbering`` = (runs before these, runs in all), for
+    the ``[i/N]`` labels when a caller runs the stages in several processes."""
     report = PipelineReport()
     recover(instance, progress)
     plan: list[tuple[str, str | None]] = []
@@ -184,12 +187,13 @@ def run_pipeline(
     job_names = {j.name for j in defs.jobs} if defs.jobs else set()
     if "pooled" in stages and "pooled_results" in job_names:
         plan.append(("pooled_results", None))
-    for i, (job, part) in enumerate(plan, 1):
+    offset, total = numbering or (0, len(plan))
+    for i, (job, part) in enumerate(plan, offset + 1):
         label = f"{job}" + (f" [{part}]" if part else "")
-        progress(f"[{i}/{len(plan)}] {label} ...")
+        progress(f"[{i}/{total}] {label} ...")
         step = run_job(defs, job, instance=instance, partition=part, say=progress)
         report.steps.append(step)
-        progress(f"[{i}/{len(plan)}] {label} {'ok' if step.success else 'FAILED'} ({step.seconds:.1f} s)")
+        progress(f"[{i}/{total}] {label} {'ok' if step.success else 'FAILED'} ({step.seconds:.1f} s)")
         if not step.success:
             progress(step.error or "")
             if stop_on_failure:

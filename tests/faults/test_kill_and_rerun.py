@@ -47,8 +47,33 @@ def env_for(home: Path, landing: Path, failpoints: str | None = None) -> dict[st
 
 def kb(home: Path, landing: Path, *args: str, failpoints: str | None = None) -> subprocess.CompletedProcess:
     # its own session, so a failpoint's kill of the process group reaches nothing else
-    return subprocess.run([kommunebench(), *args], env=env_for(home, landing, failpoints), capture_output=True,
-                          text=True, start_new_session=True, timeout=1200)
+    proc = subprocess.Popen([kommunebench(), *args], env=env_for(home, landing, failpoints), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, err = proc.communicate(timeout=1200)
+    session_gone(proc.pid)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def session_gone(sid: int, timeout: float = 30.0) -> None:
+    """Wait until every process of the session has exited (a killed worker may still be
+    releasing its files for a moment after the leader was reaped)."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for p in psutil.process_iter(["pid", "status"]):
+            try:
+                if os.getsid(p.pid) == sid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                    alive.append(p.pid)
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                continue
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes of session {sid} still running: {alive}")
 
 
 def sha_of(landing: Path) -> dict[str, set[str]]:
@@ -66,15 +91,15 @@ def q(db: Path, sql: str, params=None):
 
 def raw_delivery(db: Path, deliveries: dict[str, dict[str, set[str]]]) -> str:
     """Which delivery every raw table holds; fails if two deliveries are mixed or a table is partial."""
-    names = set()
+    names = set(deliveries)
     for reg in ("DREAM", "BEF", "OPHG", "UDDA", "RAMMEVILKAAR"):
         rows = q(db, "SELECT file, sha256, rows FROM raw.load_audit WHERE register = $r AND status = 'published' AND "
                      "run_id = (SELECT arg_max(run_id, loaded_at) FROM raw.load_audit WHERE register = $r "
                      "AND status = 'published')", {"r": reg})
         shas = {r[1] for r in rows}
-        which = [n for n, d in deliveries.items() if d[reg] == shas]
-        assert len(which) == 1, f"raw.{reg.lower()} is from no single delivery"
-        names.add(which[0])
+        which = {n for n, d in deliveries.items() if d[reg] == shas}  # both, where A and B share the files
+        assert which, f"raw.{reg.lower()} is from no delivery"
+        names &= which
         # whole: the table holds exactly the rows of the files its audit names
         per_file = dict(q(db, f"SELECT _source_file, count(*) FROM raw.{reg.lower()} GROUP BY 1"))
         assert per_file == {r[0]: r[2] for r in rows}, reg
@@ -114,17 +139,31 @@ def release(home: Path) -> tuple[str, str]:
     return current, html
 
 
+def without_persons(src: Path, dst: Path, n: int) -> None:
+    """Delivery B: delivery A without ``n`` persons (every register; framework conditions as they were)."""
+    import polars as pl
+
+    pnrs = pl.read_parquet(next((src / "DREAM").glob("*.parquet")), columns=["PNR"])["PNR"].sort().gather_every(
+        12_000 // n)[:n]
+    for f in src.rglob("*.parquet"):
+        out = dst / f.relative_to(src)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df = pl.read_parquet(f)
+        if "PNR" in df.columns:
+            df = df.filter(~pl.col("PNR").is_in(pnrs.to_list()))
+        df.write_parquet(out)
+
+
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
-    landings = {}
-    for name, seed in (("A", 11), ("B", 12)):
-        landing = root / f"landing_{name}"
-        p = subprocess.run([kommunebench(), "generate", "--persons", str(PERSONS), "--seed", str(seed), "--no-progress",
-                            "--out", str(landing), "--truth", str(root / f"truth_{name}")],
-                           env=env_for(root / "gen", landing), capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr
-        landings[name] = landing
+    landings = {"A": root / "landing_A", "B": root / "landing_B"}
+    # seed 11 at this size is the end-to-end test's extract, on which every model fits
+    p = subprocess.run([kommunebench(), "generate", "--persons", str(PERSONS), "--seed", "11", "--no-progress",
+                        "--out", str(landings["A"]), "--truth", str(root / "truth")],
+                       env=env_for(root / "gen", landings["A"]), capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    without_persons(landings["A"], landings["B"], 200)
     return root / "home", landings, {n: sha_of(p) for n, p in landings.items()}
 
 
