@@ -85,7 +85,18 @@ def sha_of(landing: Path) -> dict[str, set[str]]:
 
 
 def q(db: Path, sql: str, params=None):
-    with duckdb.connect(str(db), read_only=True) as conn:
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:  # a killed worker may hold the file for a moment while the kernel tears it down
+        try:
+            conn = duckdb.connect(str(db), read_only=True)
+            break
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    with conn:
         return conn.execute(sql, params or {}).fetchall()
 
 
