@@ -116,6 +116,14 @@ def _files_md(files: list[rawlib.LandingFile]) -> dg.MetadataValue:
     )
 
 
+def _drop_stages_quietly(conn) -> None:
+    for reg in REGISTERS.values():
+        try:
+            rawlib.drop_stage(conn, reg)
+        except Exception:  # the connection may be unusable after the error being raised; the next load drops them
+            return
+
+
 def _key(register: Register) -> dg.AssetKey:
     return dg.AssetKey(["raw", register.name.lower()])
 
@@ -149,9 +157,13 @@ def raw_registers(context: dg.AssetExecutionContext, config: RawLoadConfig, ware
         if left:
             context.log.warning(f"dropped stage table(s) {', '.join(left)} left by an earlier run that did not finish "
                                 "(nothing of them was published)")
-        delivery = rawlib.check_delivery(conn, landing.root, register_years(), force_reload=config.force_reload,
-                                         unknown_codes=config.unknown_codes, cap=config.quarantine_cap,
-                                         log=context.log.info)
+        try:
+            delivery = rawlib.check_delivery(conn, landing.root, register_years(), force_reload=config.force_reload,
+                                             unknown_codes=config.unknown_codes, cap=config.quarantine_cap,
+                                             log=context.log.info)
+        except Exception:
+            _drop_stages_quietly(conn)  # a failed load leaves nothing behind (a killed one: the next load drops it)
+            raise
         survey, reports, unchanged, outcomes, tables = (delivery.survey, delivery.reports, delivery.unchanged,
                                                         delivery.outcomes, delivery.tables)
         if survey.ignored:

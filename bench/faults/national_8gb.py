@@ -161,16 +161,18 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/kb_nat"))
     ap.add_argument("--limit-gb", type=float, default=8.0)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--label", default="", help="appended to the results file name (e.g. the commit)")
     a = ap.parse_args()
     limit = int(a.limit_gb * 2**30)
     gen = generate(a.out, a.persons)
     runs = [run(a.out, limit, f"full run, {a.persons:,} persons, prlimit --as={a.limit_gb:g}G", ["materialize"], fresh=True)]
-    result = {"date": dt.date.today().isoformat(), "persons": a.persons, "generate": gen, "runs": runs,
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    result = {"date": dt.date.today().isoformat(), "commit": commit, "persons": a.persons, "generate": gen, "runs": runs,
               "machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()}}
     print(summarise(runs))
     if a.write:
         (HERE / "results").mkdir(exist_ok=True)
-        path = HERE / "results" / f"national_{a.persons}_as{a.limit_gb:g}G.json"
+        path = HERE / "results" / f"national_{a.persons}_as{a.limit_gb:g}G{'_' + a.label if a.label else ''}.json"
         path.write_text(json.dumps(result, indent=2))
         print(f"wrote {path}")
 

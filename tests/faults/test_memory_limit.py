@@ -55,7 +55,7 @@ def test_a_load_under_a_too_small_address_space_fails_cleanly(two_deliveries):
     assert "KOMMUNEBENCH_DUCKDB_MEMORY_LIMIT" in out and "memory" in out.lower()  # the setting
     assert "Traceback" not in out
     assert raw_delivery(db, sha) == "A"  # the last good results
-    assert q(db, "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_stage_')") in ([(0,)], [(5,)])
+    assert q(db, "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_stage_')") == [(0,)]
 
     # with enough memory the same delivery goes through, and nothing waits for the failed run
     r = kb(home, landing["B"], "materialize", "--stage", "registers")
