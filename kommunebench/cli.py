@@ -67,8 +67,8 @@ def generate(
     encoding: str = typer.Option("utf-8", help="CSV encoding: utf-8 or iso-8859-1"),
     out: Optional[Path] = typer.Option(None, help="Landing folder (default: $KOMMUNEBENCH_LANDING)."),
     truth: Optional[Path] = typer.Option(None, help="Truth folder, outside the landing folder (default: $KOMMUNEBENCH_TRUTH)."),
-    first_year: int = typer.Option(min(register_years()), help="First register year."),
-    last_year: int = typer.Option(max(register_years()), help="Last register year."),
+    first_year: Optional[int] = typer.Option(None, help="First register year (default: the first of KOMMUNEBENCH_REGISTER_YEARS)."),
+    last_year: Optional[int] = typer.Option(None, help="Last register year (default: the last of KOMMUNEBENCH_REGISTER_YEARS)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     effect_law: str = typer.Option("normal", "--effect-law", help="Law of the planted municipality effects: normal, t3 or mixture."),
     national: bool = typer.Option(False, "--national", help="National size: cohorts as large as the real ones (overrides --persons)."),
@@ -92,6 +92,10 @@ def generate(
     out = out or paths.landing
     truth = truth or paths.truth
     n = NATIONAL_N_PERSONS if national else (persons or DEFAULT_N_PERSONS)
+    if first_year is None or last_year is None:
+        years = register_years_checked()
+        first_year = years[0] if first_year is None else first_year
+        last_year = years[-1] if last_year is None else last_year
     summary = synth_generate(
         out, n_persons=n, seed=seed, first_year=first_year, last_year=last_year,
         fmt=fmt, csv_encoding=encoding, truth_dir=truth, progress=progress,
@@ -105,14 +109,54 @@ def generate(
         _echo(f"  {g}: {n} persons")
 
 
-def _run(stages: tuple[str, ...], reg_years: list[int], coh_years: list[int]) -> bool:
-    from orchestration.definitions import build_defs
-    from orchestration.runner import project_instance, run_pipeline
+def _user_error(msg: str) -> typer.Exit:
+    """A mistake in what the user asked for: one message, exit code 2, no traceback."""
+    typer.echo(f"kommunebench: {msg}", err=True)
+    return typer.Exit(2)
 
-    defs = build_defs()  # resources from the current environment
-    instance = project_instance()
-    report = run_pipeline(defs, instance=instance, register_years=reg_years, cohort_years=coh_years, stages=stages, progress=_echo)
-    return report.success
+
+def _years(text: str | None, name: str, default) -> list[int]:
+    try:
+        return parse_years(text, name) if text else default()
+    except ValueError as e:
+        raise _user_error(str(e)) from None
+
+
+def _check_landing(explicit_only: bool) -> None:
+    """A landing folder that does not exist is a mistake (a typo in KOMMUNEBENCH_LANDING),
+    except the project's default folder, which ``run`` fills with the synthetic default."""
+    landing = project_paths().landing
+    if landing.is_dir():
+        return
+    if explicit_only and not os.environ.get("KOMMUNEBENCH_LANDING"):
+        return
+    where = "KOMMUNEBENCH_LANDING" if os.environ.get("KOMMUNEBENCH_LANDING") else "the default landing folder"
+    what = "is not a folder" if landing.exists() else "does not exist"
+    raise _user_error(
+        f"the landing folder {landing} ({where}) {what}: point KOMMUNEBENCH_LANDING at the folder holding "
+        "DREAM/, BEF/, OPHG/, UDDA/ and RAMMEVILKAAR/, or run `kommunebench run` to generate the synthetic default"
+    )
+
+
+def _supervise(spec: dict) -> int:
+    """Run the pipeline in a worker process and report how it ended.
+
+    The worker (``python -m kommunebench.worker``) does the work; this process only
+    streams its progress lines, keeps its stderr (tracebacks, library warnings) in a log
+    file under ``$KOMMUNEBENCH_HOME/logs/``, and, if the worker dies from a signal (the
+    kernel's out-of-memory killer, an allocator that aborts, ``kill -9``), says in which
+    step and why, marks the run failed and frees its pool slot at once, so the user sees
+    one clear message and the next run starts unhindered.
+    """
+    from kommunebench.supervise import supervise
+
+    return supervise(spec, _echo)
+
+
+def _run(stages: tuple[str, ...], reg_years: list[int], coh_years: list[int], *, generate_first: bool = False) -> bool:
+    spec = {"command": "run", "stages": list(stages), "register_years": reg_years, "cohort_years": coh_years,
+            "generate": generate_first}
+    return _supervise(spec) == 0
 
 
 @app.command()
@@ -121,16 +165,30 @@ def run(
 ) -> None:
     """The main job: synthetic registers (if none) -> DuckDB -> benchmark, sequences, report."""
     paths = project_paths()
-    if regenerate or not _landing_has_data(paths.landing):
+    _check_landing(explicit_only=True)
+    reg, coh = _years(None, "", register_years_checked), _years(None, "", cohort_years_checked)
+    gen = regenerate or not _landing_has_data(paths.landing)
+    if gen:
         _echo(f"no register extract in {paths.landing}: generating the embedded synthetic default")
-        generate(persons=None, seed=2016, fmt="parquet", encoding="utf-8", out=None, truth=None,
-                 first_year=min(register_years()), last_year=max(register_years()), progress=True,
-                 effect_law="normal", national=False, truth_replicates=2, with_truth=True)
-    ok = _run(STAGES, register_years(), cohort_years())
+    ok = _run(STAGES, reg, coh, generate_first=gen)
     where()
     if not ok:
         _echo("the run FAILED: the last good results are unchanged (see the messages above)")
         raise typer.Exit(1)
+
+
+def register_years_checked() -> list[int]:
+    try:
+        return register_years()
+    except ValueError as e:
+        raise _user_error(str(e)) from None
+
+
+def cohort_years_checked() -> list[int]:
+    try:
+        return cohort_years()
+    except ValueError as e:
+        raise _user_error(str(e)) from None
 
 
 @app.command()
@@ -142,16 +200,22 @@ def materialize(
     """Materialise selected stages for selected cohort or register years (all by default)."""
     bad = [s for s in stage if s not in STAGES]
     if bad:
-        raise typer.BadParameter(f"unknown stage(s) {bad}; choose from {STAGES}")
-    reg = parse_years(register_year, "--register-year") if register_year else register_years()
-    coh = parse_years(cohort_year, "--cohort-year") if cohort_year else cohort_years()
-    unknown = sorted(set(reg) - set(register_years())) + sorted(set(coh) - set(cohort_years()))
+        raise _user_error(f"unknown stage(s) {', '.join(bad)}; choose from {', '.join(STAGES)}")
+    known_reg, known_coh = register_years_checked(), cohort_years_checked()
+    reg = _years(register_year, "--register-year", lambda: known_reg)
+    coh = _years(cohort_year, "--cohort-year", lambda: known_coh)
+    unknown = sorted(set(reg) - set(known_reg)) + sorted(set(coh) - set(known_coh))
     if unknown:
-        raise typer.BadParameter(
-            f"year(s) {unknown} are not partitions; set KOMMUNEBENCH_REGISTER_YEARS / KOMMUNEBENCH_COHORT_YEARS"
+        raise _user_error(
+            f"year(s) {', '.join(map(str, unknown))} are not partitions (register years "
+            f"{known_reg[0]}-{known_reg[-1]}, cohort years {known_coh[0]}-{known_coh[-1]}); "
+            "set KOMMUNEBENCH_REGISTER_YEARS / KOMMUNEBENCH_COHORT_YEARS"
         )
+    _check_landing(explicit_only=False)
     ordered = tuple(s for s in STAGES if s in stage)
-    if not _run(ordered, reg, coh):
+    spec = {"command": "materialize", "stages": list(ordered), "register_years": reg, "cohort_years": coh,
+            "generate": False}
+    if _supervise(spec) != 0:
         raise typer.Exit(1)
 
 

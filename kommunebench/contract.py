@@ -20,6 +20,7 @@ CSV files may be UTF-8 or ISO-8859-1, separated by ``,`` or ``;``; dates are ISO
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -34,6 +35,16 @@ class Column:
     required: bool = True
     codelist: str | None = None  # a reference table the values must be in
     nullable: bool = True
+    #: text columns: every value has exactly this many characters (``PNR``: 10); a file that
+    #: delivers the column as a number is refused, not cast (a number loses leading zeros)
+    length: int | None = None
+    #: DATE columns: the latest date allowed. ``"register_year"``: not after the last day of
+    #: the register year the file belongs to (its year for yearly registers; DREAM's last
+    #: weekly year otherwise), in DREAM's ISO-week calendar; ``"today"``: not in the future
+    #: (an event that may follow the last register year, such as an immigration after the
+    #: permit); ``"plausible"``: only not after ``validation.DATE_MAX`` (a planned date,
+    #: such as the end of an integration programme, may lie beyond the delivery)
+    not_after: str = "register_year"
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,22 @@ class WideColumns:
 
     def match(self, column: str) -> re.Match[str] | None:
         return re.fullmatch(self.pattern, column)
+
+    def problem(self, column: str) -> str | None:
+        """Why a column that matches the pattern still names no real period (``Y_1554``:
+        ISO year 2015 has 53 weeks), or None."""
+        m = self.match(column)
+        if m is None:
+            return None
+        g = m.groupdict()
+        if g.get("ww") is not None:
+            year = week_column_year(int(g["yy"]))
+            n = iso_weeks_in_year(year)
+            if not 1 <= int(g["ww"]) <= n:
+                return f"ISO year {year} has weeks 1..{n}, not {int(g['ww'])}"
+        if g.get("mm") is not None and not 1 <= int(g["mm"]) <= 12:
+            return f"month {g['mm']} does not exist"
+        return None
 
 
 @dataclass(frozen=True)
@@ -87,7 +114,7 @@ DREAM = Register(
     per_year=False,
     key=("PNR",),
     columns=(
-        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("PNR", "VARCHAR", "Pseudonymised person number (10 characters, text)", nullable=False, length=10),
         Column("KON", "VARCHAR", "Sex: M or K", codelist="kon"),
         Column("FOEDDT", "DATE", "Date of birth"),
         Column(
@@ -100,7 +127,8 @@ DREAM = Register(
         Column("CIVILSTAND", "VARCHAR", "Civil status (G, U, F, E, L, O, P)", codelist="civst"),
         Column("STATSBORGERSKAB", "SMALLINT", "Citizenship, 4-digit country code"),
         Column("INTPGMSTDT", "DATE", "Start of the integration programme", required=False),
-        Column("INTPGMSLDT", "DATE", "End of the integration programme", required=False),
+        Column("INTPGMSLDT", "DATE", "End of the integration programme (may be a planned end)", required=False,
+               not_after="plausible"),
     ),
     wide=(
         WideColumns(
@@ -148,7 +176,7 @@ BEF = Register(
     per_year=True,
     key=("PNR",),
     columns=(
-        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("PNR", "VARCHAR", "Pseudonymised person number (10 characters, text)", nullable=False, length=10),
         Column("KOEN", "SMALLINT", "Sex: 1 man, 2 woman", codelist="koen"),
         Column("FOED_DAG", "DATE", "Date of birth"),
         Column("IE_TYPE", "SMALLINT", "1 Danish origin, 2 immigrant, 3 descendant", codelist="ie_type"),
@@ -168,9 +196,9 @@ OPHG = Register(
     per_year=False,
     key=("PNR", "TILLADELSESDATO"),
     columns=(
-        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("PNR", "VARCHAR", "Pseudonymised person number (10 characters, text)", nullable=False, length=10),
         Column("TILLADELSESDATO", "DATE", "Date the permit was granted", nullable=False),
-        Column("INDVANDRINGSDATO", "DATE", "Date of immigration"),
+        Column("INDVANDRINGSDATO", "DATE", "Date of immigration (may follow the last register year)", not_after="today"),
         Column("GRUNDLAG", "VARCHAR", "Legal basis of the permit", codelist="ophg_grundlag"),
         Column(
             "KATEGORI",
@@ -188,7 +216,7 @@ UDDA = Register(
     per_year=True,
     key=("PNR",),
     columns=(
-        Column("PNR", "VARCHAR", "Pseudonymised person number", nullable=False),
+        Column("PNR", "VARCHAR", "Pseudonymised person number (10 characters, text)", nullable=False, length=10),
         Column(
             "HFAUDD",
             "SMALLINT",
@@ -234,6 +262,17 @@ def week_column(year: int, week: int) -> str:
     return f"Y_{year % 100:02d}{week:02d}"
 
 
+def iso_weeks_in_year(year: int) -> int:
+    """52 or 53: the ISO weeks of ``year`` (28 December is always in the last one)."""
+    return dt.date(year, 12, 28).isocalendar()[1]
+
+
+def last_day_of_register_year(year: int) -> dt.date:
+    """The Sunday ending the last ISO week of ``year``: DREAM's weeks are ISO weeks, so a
+    register year runs to this day (2009 to 3 January 2010)."""
+    return dt.date.fromisocalendar(year, iso_weeks_in_year(year), 7)
+
+
 def week_column_year(yy: int) -> int:
     """Two-digit DREAM year to four digits: below 90 means 20yy."""
     return 2000 + yy if yy < 90 else 1900 + yy
@@ -271,6 +310,37 @@ def render_markdown() -> str:
         "",
         "Each published load is listed in `raw.load_audit` (file, format, encoding, size, sha256, "
         "rows, load time, Dagster run id).",
+        "",
+    ]
+    out += [
+        "## Rules a delivery must pass",
+        "",
+        "A delivery that breaks any of these is not published (nothing in `raw` changes); the error names the",
+        "file, the column and the rule, with example values (never a person number), and the rejected rows",
+        "are kept in `quarantine.<register>` with the rule each broke (see the README).",
+        "",
+        "| rule | what |",
+        "|---|---|",
+        "| `register_folder_exists`, `register_has_files` | every register has its folder and at least one file |",
+        "| `file_name_matches_contract`, `one_file_per_year` | names as above; one file per year for yearly registers |",
+        "| `files_inside_landing_folder` | no file or folder is a link leading out of the landing folder |",
+        "| `file_not_empty`, `file_readable`, `file_has_rows` | a file has bytes, can be read in its format (not truncated), and holds rows |",
+        "| `column_names_upper_case`, `expect_column_to_exist` | required columns present, upper case |",
+        "| `column_delivered_as_text` | `PNR` delivered as text: a numeric column is refused, not cast (it lost its leading zeros) |",
+        "| `expect_column_value_lengths_to_equal` | every `PNR` has 10 characters |",
+        "| `wide_columns_name_real_periods` | `Y_yyww` is an ISO week of its year (no `Y_1554`), `GRAD_yyyy_mm` a month |",
+        "| `values_cast_to_<type>` | every value casts to the contract type |",
+        "| `expect_column_values_to_not_be_null`, `..._to_be_unique`, `..._to_be_in_set` | keys present and unique, codes in their code lists |",
+        "| `expect_column_values_to_be_between` | dates from 1900 on; employment degree 0..3 |",
+        "| `date_not_after_register_year` | dates not after the end of the file's register year (ISO weeks); for DREAM and OPHG the last year of DREAM's weekly columns |",
+        "| `date_not_in_the_future` | `INDVANDRINGSDATO` (may follow the last register year) not after today |",
+        "| `permit_not_before_birth` | no OPHG permit dated before the person's birth (DREAM `FOEDDT`, BEF `FOED_DAG`) |",
+        "| `birth_before_first_week_on_record` | no DREAM weekly code in a week that ended before the person's birth |",
+        "| `expect_weekly_codes_in_codebook` | every weekly code is in the codebook (or only a warning, `unknown_codes: warn`) |",
+        "",
+        "Yearly files for years outside the register years (`KOMMUNEBENCH_REGISTER_YEARS`), folders inside",
+        "register folders, hidden files, files in other formats and anything else in the landing folder",
+        "are not read; they are listed in a warning of the load.",
         "",
     ]
     out += ["## Code lists", ""]

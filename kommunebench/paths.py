@@ -29,18 +29,23 @@ def _env_path(name: str, default: Path) -> Path:
 
 
 def parse_years(text: str, name: str) -> list[int]:
-    """``"2008-2018"`` or ``"2012,2013"`` -> sorted list of years."""
+    """``"2008-2018"`` or ``"2012,2013"`` -> sorted list of years; a ValueError naming
+    ``name`` and what was wrong otherwise."""
     years: set[int] = set()
-    try:
-        for part in text.split(","):
-            part = part.strip()
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
             if "-" in part:
-                a, b = part.split("-", 1)
-                years.update(range(int(a), int(b) + 1))
+                a, b = (int(x) for x in part.split("-", 1))
+                if a > b:
+                    raise ValueError(f"{name}={text!r}: the range {a}-{b} runs backwards (write {b}-{a})")
+                years.update(range(a, b + 1))
             elif part:
                 years.add(int(part))
-    except ValueError as e:
-        raise ValueError(f"{name}={text!r}: expected years like '2008-2018' or '2012,2013'") from e
+        except ValueError as e:
+            if "runs backwards" in str(e):
+                raise
+            raise ValueError(f"{name}={text!r}: expected years like 2013, 2012-2014 or 2012,2013") from None
     if not years or min(years) < 1990 or max(years) > 2100:
         raise ValueError(f"{name}={text!r}: expected years between 1990 and 2100")
     return sorted(years)

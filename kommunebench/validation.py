@@ -45,18 +45,29 @@ class RuleOutcome:
     detail: str = ""
     #: ``_source_row`` of the failing rows, for the quarantine table (warehouse only).
     row_ids: list[int] = field(default_factory=list, repr=False)
+    #: A query returning ``(_source_file, _source_row, _value)`` of the failing rows, with its
+    #: bound parameters, for the quarantine table (warehouse only; never shown).
+    rows_sql: str | None = field(default=None, repr=False)
+    rows_params: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The register whose rows broke the rule, when the rule reads several registers.
+    register: str | None = None
 
     def message(self) -> str:
         where = f"file {self.file}" if self.file else "all files"
-        col = f"column {self.column}" if self.column else "table"
+        col = f", column {self.column}" if self.column else ""
+        rows = f" by {self.failing_rows} of {self.checked_rows} rows" if self.checked_rows else ""
         ex = ""
         if self.examples:
             ex = "; e.g. " + ", ".join(f"{e['value']!r} ({e['count']})" for e in self.examples[:5])
         detail = f"; {self.detail}" if self.detail else ""
-        return (
-            f"{where}, {col}: rule {self.rule} broken by {self.failing_rows} of "
-            f"{self.checked_rows} rows{ex}{detail}"
-        )
+        return f"{where}{col}: rule {self.rule} broken{rows}{ex}{detail}"
+
+
+def file_outcome(rule: str, file: str, detail: str, *, register: str | None = None, blocking: bool = True,
+                 column: str | None = None, examples: list[dict[str, Any]] | None = None) -> RuleOutcome:
+    """A rule about a whole file (unreadable, empty, misnamed, outside the landing folder)."""
+    return RuleOutcome(rule, column, False, file=file, blocking=blocking, detail=detail, register=register,
+                       examples=examples or [])
 
 
 class ValidationError(Exception):

@@ -15,6 +15,7 @@ from assets.sequences import sequence_analysis
 from assets.spells import person_weeks, spells
 from orchestration.jobs import JOBS
 from orchestration.resources import default_resources
+from orchestration.runner import concise_console
 from orchestration.sensors import SENSORS
 
 ASSETS = [
@@ -31,6 +32,7 @@ def build_defs(resources: dict[str, object] | None = None) -> dg.Definitions:
         sensors=SENSORS,
         resources=resources or default_resources(),
         executor=dg.in_process_executor,
+        loggers={"console": concise_console},
     )
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from kommunebench.faults import failpoint
 from kommunebench.raw import q
 from kommunebench.validation import RuleOutcome
 
@@ -74,6 +75,7 @@ def write_partition_checked(
         ensure_layout(conn, table, query, params)
         conn.execute(f"DELETE FROM {target} WHERE {q(partition_column)} = $value", {"value": partition_value})
         conn.execute(f"INSERT INTO {target} BY NAME {query}", params)
+        failpoint(f"partition:{table}")  # tests: killed with the partition written, the transaction open
         result = check()
         ok = bool(passed(result))
         conn.execute("COMMIT" if ok else "ROLLBACK")
@@ -111,6 +113,7 @@ def publish_partition(
                 {"vals": list(partition_values)},
             )
             conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {stage}")
+        failpoint(f"partition:{schema}.{table}")
         conn.execute(f"DROP TABLE {stage}")
         conn.execute("COMMIT")
     except Exception:

@@ -1,14 +1,12 @@
 """reports: the HTML report and the exports, every table through disclosure control.
 
-Both outputs are written to a temporary name and moved into place only when complete
-and after the disclosure check passes, so a failed run leaves the last good report and
-exports where they were.
+Both outputs are written into a new release folder and published together by one atomic
+switch (``kommunebench.release``), only after the disclosure check passes, so a failed
+or killed run leaves the last good report and exports, of one run, where they were.
 """
 
 import datetime as dt
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +16,9 @@ import pandas as pd
 from pydantic import Field
 
 from assets.reports.adapt import chronogram_for_report, clusters_for_report, coefficients_for_report, league_for_report
+from kommunebench.faults import failpoint
 from kommunebench.paths import REPO_ROOT
+from kommunebench.release import publish_release
 from kommunebench.report import (
     ReportInputs,
     disclosure_report,
@@ -156,21 +156,21 @@ def reports(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: 
         raise dg.Failure(description=f"disclosure control failed ({len(violations)} violation(s)); report and exports not written",
                          metadata=meta)
     root = outputs.root
+    manifest_box = {}
+
+    def write(folder):
+        write_report(protected, folder / "report.html")
+        failpoint("reports_written")  # tests: killed after the report, before the exports
+        manifest_box["manifest"] = write_exports(inputs, folder / "exports")
+
+    # report and exports are published as one unit: written into a new release folder,
+    # then one atomic switch of the link `current` (report.html and exports link into it)
+    release = publish_release(root, context.run_id, write)
+    for what in release.removed:
+        context.log.warning(f"removed {what}")
+    manifest = manifest_box["manifest"]
     report_path = root / "report.html"
-    tmp_report = root / ".report.html.partial"
     exports_dir = root / "exports"
-    tmp_dir = root / ".exports.partial"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    # both outputs complete under temporary names before either replaces the last good one
-    write_report(protected, tmp_report)
-    manifest = write_exports(inputs, tmp_dir)
-    os.replace(tmp_report, report_path)
-    old = root / ".exports.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if exports_dir.exists():
-        os.replace(exports_dir, old)
-    os.replace(tmp_dir, exports_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
     league = protected.league
     thumbs = {}

@@ -51,10 +51,13 @@ def test_bad_delivery_after_good_leaves_good_tables(defs, resources, instance):
     # the published table is the good one, the audit still points at the good file
     assert q(db, "SELECT PNR, Y_1210 FROM raw.dream ORDER BY PNR") == before
     assert q(db, "SELECT count(*) FROM raw.load_audit WHERE register = 'DREAM' AND status = 'published'") == [(1,)]
-    # the rejected rows are in quarantine with the rule they broke
-    rules = dict(q(db, "SELECT rule, count(*) FROM quarantine.dream GROUP BY rule"))
-    assert rules.get("expect_column_values_to_be_unique") == 2
-    assert "expect_weekly_codes_in_codebook" in rules
+    # the rejected rows themselves are in quarantine with the rule they broke and the offending value
+    rules = dict(q(db, "SELECT _rule, count(*) FROM quarantine.dream GROUP BY _rule"))
+    assert rules == {"expect_column_values_to_be_unique": 2, "expect_weekly_codes_in_codebook": 2}
+    assert q(db, "SELECT DISTINCT _value, Y_1210, _source_file FROM quarantine.dream "
+                 "WHERE _rule = 'expect_weekly_codes_in_codebook'") == [("Y_1210=123", "123", "DREAM.parquet")]
+    assert q(db, "SELECT rule, failing_rows, quarantined_rows FROM quarantine.rejections ORDER BY rule") == [
+        ("expect_column_values_to_be_unique", 2, 2), ("expect_weekly_codes_in_codebook", 2, 2)]
     # no stage table left behind
     assert q(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'stage' "
                  "OR table_name LIKE '\\_stage\\_%' ESCAPE '\\'") == [(0,)]
@@ -123,3 +126,63 @@ def test_failed_spells_check_rolls_the_year_back(defs, resources, instance):
                    selection=[dg.AssetKey(["spells", "spells"])])
     assert not step.success and "spell_weeks_equal_person_weeks" in step.error
     assert q(db, "SELECT PNR, state, start_week_seq, end_week_seq FROM spells.spells WHERE year = 2012 ORDER BY ALL") == good
+
+
+def _messages(instance, run_id: str) -> str:
+    return "\n".join(r.event_log_entry.user_message or "" for r in instance.get_records_for_run(run_id).records)
+
+
+def test_a_delivery_is_published_whole_or_not_at_all(defs, resources, instance):
+    landing, db = resources["landing"].root, resources["warehouse"].database
+    write_delivery(persons(), landing, YEARS)
+    assert run_job(defs, "load_registers", instance=instance).success
+    tables = ("dream", "bef", "ophg", "udda", "rammevilkaar", "load_audit")
+    before = {t: q(db, f"SELECT * FROM raw.{t} ORDER BY ALL") for t in tables}
+
+    # the next delivery revises DREAM (valid) and brings a permit dated 2028 (invalid)
+    dream = landing / "DREAM" / "DREAM.parquet"
+    write_table(pl.read_parquet(dream).with_columns(pl.lit("130").alias("Y_1230")), dream)
+    ophg = landing / "OPHG" / "OPHG.parquet"
+    good_ophg = pl.read_parquet(ophg)
+    write_table(good_ophg.with_columns(pl.lit(dt.date(2028, 1, 3)).alias("TILLADELSESDATO")), ophg)
+    step = run_job(defs, "load_registers", instance=instance)
+    assert not step.success
+    assert "file OPHG.parquet, column TILLADELSESDATO: rule date_not_after_register_year" in step.error
+    assert "2028 (1)" in step.error and "published whole" in step.error
+    # nothing of the delivery is published, not even the valid DREAM
+    assert {t: q(db, f"SELECT * FROM raw.{t} ORDER BY ALL") for t in tables} == before
+    assert q(db, "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_stage_')") == [(0,)]
+    assert q(db, "SELECT _rule, _value FROM quarantine.ophg") == [("date_not_after_register_year", "2028-01-03")]
+
+    # the corrected delivery is published: DREAM's revision with it
+    write_table(good_ophg, ophg)
+    step = run_job(defs, "load_registers", instance=instance)
+    assert step.success, step.error
+    assert q(db, "SELECT DISTINCT Y_1230 FROM raw.dream") == [("130",)]
+
+
+def test_stage_tables_left_by_a_dead_run_are_dropped_with_a_message(defs, resources, instance):
+    landing, db = resources["landing"].root, resources["warehouse"].database
+    write_delivery(persons(), landing, YEARS)
+    assert run_job(defs, "load_registers", instance=instance).success
+    with duckdb.connect(db) as conn:  # what a run killed while staging leaves
+        conn.execute("CREATE TABLE raw._stage_bef AS SELECT * FROM raw.bef")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS stage")
+        conn.execute("CREATE TABLE stage.outcomes AS SELECT 1 AS x")
+    step = run_job(defs, "load_registers", instance=instance)
+    assert step.success, step.error
+    assert "dropped stage table(s) raw._stage_bef, stage.outcomes left by an earlier run" in _messages(instance, step.run_id)
+    assert q(db, "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_stage_') "
+                 "OR schema_name = 'stage'") == [(0,)]
+
+
+def test_ignored_entries_are_named_in_a_warning(defs, resources, instance):
+    landing = resources["landing"].root
+    write_delivery(persons(), landing, YEARS)
+    (landing / "BEF" / "BEF2004.parquet").write_bytes((landing / "BEF" / "BEF2012.parquet").read_bytes())
+    (landing / "notes").mkdir()
+    step = run_job(defs, "load_registers", instance=instance)
+    assert step.success, step.error
+    msgs = _messages(instance, step.run_id)
+    assert "BEF/BEF2004.parquet (year 2004 is outside the register years" in msgs
+    assert "notes (a folder that is not a register folder)" in msgs
