@@ -141,6 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--warehouse", type=Path, default=project_paths().warehouse)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--out", type=Path, default=OUT, help="file written with --write")
     args = ap.parse_args()
     with duckdb.connect(str(args.warehouse), read_only=True) as conn:
         heads = headline(conn)
@@ -162,9 +163,9 @@ def main() -> None:
         "Reproduce:",
         "",
         "```bash",
-        "KOMMUNEBENCH_HOME=/tmp/kbnat uv run kommunebench generate --national",
+        f"KOMMUNEBENCH_HOME=/tmp/kbnat uv run kommunebench generate --national --seed {meta.get('seed', 2016)} --truth-replicates 8",
         "KOMMUNEBENCH_HOME=/tmp/kbnat uv run kommunebench run",
-        "KOMMUNEBENCH_HOME=/tmp/kbnat uv run python bench/calibration/pipeline_calibration.py --write",
+        "KOMMUNEBENCH_HOME=/tmp/kbnat uv run python bench/calibration/pipeline_calibration.py --write [--out FILE]",
         "```",
         "",
         "## Published figures (domain.md §6) against the pipeline",
@@ -190,7 +191,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        OUT.write_text(text)
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":
