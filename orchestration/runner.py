@@ -62,11 +62,23 @@ def concise_console(init_context) -> logging.Logger:
 
 
 def prepare_dagster_home() -> str:
-    """Point DAGSTER_HOME at the project-local folder holding the project's dagster.yaml."""
+    """Point DAGSTER_HOME at the project-local folder holding the project's dagster.yaml,
+    and create the instance's storage there once, under a file lock: the UI's processes
+    and a command-line run started at the same moment on a fresh home would otherwise
+    both create the SQLite schema, and one of them fails ("alembic_version has more than
+    one head")."""
+    import fcntl
+
     home = project_paths().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
+    with open(home / ".storage.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            instance.get_runs(limit=1)
+            instance.event_log_storage.get_concurrency_keys()
+            instance.all_instigator_state()
     return str(home)
 
 
