@@ -6,15 +6,18 @@ Economic Studies 91(1): 476-518 (R package csranks). From estimates theta-hat (h
 with covariance Sigma (Poisson noise plus the correlation the shared expected model
 creates):
 
-- all ranks at once (two-sided): the pairwise differences are tested with the max-|t|
-  statistic, critical value by simulation from N(0, Sigma), step-down (pairs already
-  separated leave the maximum and the critical value is recomputed) until nothing new is
-  separated. Unit j's rank lies in [1 + #units surely better, n - #units surely worse]
-  for all j jointly with probability >= level (rank 1 = the largest theta = fastest).
-- the best tau units ("tau-best", here the top fifth): one-sided step-down on the
-  differences theta_k - theta_j; j stays in the set unless at least tau units are surely
-  better than j. The set holds every truly top-tau unit with probability >= level. The
-  worst tau units likewise.
+- all ranks at once: every ordered pair (k, j) is tested one-sidedly ("k better than j")
+  with the max-t statistic over the pairs, critical value by simulation from N(0, Sigma),
+  step-down (a rejected ordered pair leaves the maximum, its reverse stays, and the critical
+  value is recomputed) until nothing new is separated. Unit j's rank lies in
+  [1 + #units surely better, n - #units surely worse] for all j jointly with probability
+  >= level (rank 1 = the largest theta = fastest).
+- the best tau units ("tau-best", here the top fifth): j stays in the set unless at least
+  tau units are surely better than j (its lower rank bound <= tau). The set holds every
+  truly top-tau unit with probability >= level. The worst tau units likewise.
+
+With step-down, the two-sided bounds and the tau-best and tau-worst sets all come from the
+same family of ordered pairs, as in csranks (equal to it on tests/data/csranks).
 """
 
 from __future__ import annotations
@@ -66,7 +69,18 @@ def _step_down(t: np.ndarray, a: np.ndarray, b: np.ndarray, se: np.ndarray, Z: n
 
 def rank_confidence_sets(theta: np.ndarray, cov: np.ndarray, n_top: int, level: float = 0.90,
                          n_sim: int = 4000, seed: int = 0) -> RankSets:
-    """Simultaneous rank bounds and the top/bottom ``n_top`` confidence sets (module docstring)."""
+    """Simultaneous rank bounds and the top/bottom ``n_top`` confidence sets (module docstring).
+
+    One step-down over every ordered pair (k, j) of the one-sided hypotheses theta_k <= theta_j,
+    statistic (theta_k - theta_j) / se_kj, critical value the ``level`` quantile of the maximum
+    over the pairs not yet rejected, from N(0, cov). A rejected pair leaves the family in its own
+    direction only: the reverse hypothesis is true and stays in the maximum (so the critical value
+    does not fall too fast; csranks does the same). Rejected (k, j) reads "k surely better than j".
+    Then lower_j = 1 + #units surely better than j, upper_j = n - #units j is surely better than;
+    the top set holds j with lower_j <= n_top, the bottom set j with upper_j >= n - n_top + 1.
+    This equals csranks' ``csranks(..., cstype = "two-sided", stepdown = TRUE)``, ``cstaubest`` and
+    ``cstauworst`` (tests/data/csranks).
+    """
     theta = np.asarray(theta, dtype=float)
     n = theta.size
     if n < 3:
@@ -74,33 +88,20 @@ def rank_confidence_sets(theta: np.ndarray, cov: np.ndarray, n_top: int, level: 
     cov = np.asarray(cov, dtype=float)
     if cov.shape != (n, n):
         raise ValueError("rank_confidence_sets: cov must be n x n")
+    if not 1 <= n_top < n:
+        raise ValueError(f"rank_confidence_sets: n_top = {n_top} must be between 1 and {n - 1}")
     rng = np.random.default_rng(seed)
     L = np.linalg.cholesky(cov + 1e-12 * np.eye(n))
     Z = rng.standard_normal((n_sim, n)) @ L.T
     var = np.diag(cov)
-    # unordered pairs for the two-sided set
-    ia, ib = np.triu_indices(n, 1)
-    se_u = np.sqrt(np.maximum(var[ia] + var[ib] - 2 * cov[ia, ib], 1e-300))
-    t_u = (theta[ia] - theta[ib]) / se_u
-    rej_u, crit2 = _step_down(t_u, ia, ib, se_u, Z, level, two_sided=True)
-    better = np.zeros((n, n), bool)  # better[k, j]: k surely better than j
-    sa, sb = ia[rej_u], ib[rej_u]
-    pos = t_u[rej_u] > 0
-    better[sa[pos], sb[pos]] = True
-    better[sb[~pos], sa[~pos]] = True
-    lower = 1 + better.sum(axis=0)
-    upper = n - better.sum(axis=1)
-    # ordered pairs (k, j), statistic (theta_k - theta_j) / se: "k better than j"
     ka, jb = np.nonzero(~np.eye(n, dtype=bool))
-    se_o = np.sqrt(np.maximum(var[ka] + var[jb] - 2 * cov[ka, jb], 1e-300))
-    t_o = (theta[ka] - theta[jb]) / se_o
-    rej_top, crit_top = _step_down(t_o, ka, jb, se_o, Z, level, two_sided=False)
-    n_better = np.bincount(jb[rej_top], minlength=n)
-    top_set = n_better < n_top
-    # bottom: "j better than k" statistics, the same ordered pairs read the other way
-    rej_bot, crit_bot = _step_down(-t_o, ka, jb, se_o, -Z, level, two_sided=False)
-    n_worse = np.bincount(jb[rej_bot], minlength=n)
-    bottom_set = n_worse < n_top
-    return RankSets(lower=lower.astype(np.int64), upper=upper.astype(np.int64), top_set=top_set,
-                    bottom_set=bottom_set, critical_two_sided=crit2, critical_top=crit_top,
-                    critical_bottom=crit_bot)
+    se = np.sqrt(np.maximum(var[ka] + var[jb] - 2 * cov[ka, jb], 1e-300))
+    t = (theta[ka] - theta[jb]) / se
+    rejected, crit = _step_down(t, ka, jb, se, Z, level, two_sided=False)
+    n_better_than = np.bincount(jb[rejected], minlength=n)  # units surely better than j
+    n_worse_than = np.bincount(ka[rejected], minlength=n)  # units that j is surely better than
+    lower = 1 + n_better_than
+    upper = n - n_worse_than
+    return RankSets(lower=lower.astype(np.int64), upper=upper.astype(np.int64), top_set=lower <= n_top,
+                    bottom_set=upper >= n - n_top + 1, critical_two_sided=crit, critical_top=crit,
+                    critical_bottom=crit)
