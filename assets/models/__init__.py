@@ -74,7 +74,7 @@ def league_outcomes(league: pd.DataFrame, min_persons: int, band: float = 0.05) 
     finite = np.isfinite(league["indicator_pct"].astype(float))
     bad_int = int((finite & ((league["indicator_pct"] < league["indicator_pct_lo"] - 1e-9)
                              | (league["indicator_pct"] > league["indicator_pct_hi"] + 1e-9))).sum())
-    pct_cols = [c for c in league.columns if c.startswith(("indicator_pct", "vs_peers_pct"))]
+    pct_cols = [c for c in league.columns if c.startswith(("indicator_pct", "vs_peers_pct", "aft_time_ratio_pct"))]
     vals = league[pct_cols].astype(float).to_numpy()
     off_scale = int((np.abs(vals[np.isfinite(vals)]) > 100 + 1e-9).sum())
     n_units = league.groupby(["target_group", "measure"])["kom"].transform("count")

@@ -709,7 +709,7 @@ def _net_of_framework(aft_table: pd.DataFrame, df: pd.DataFrame, fw: list[str], 
     fixed-effects route of benchmark-notes.md they go to a second stage: a random-effects
     meta-regression of log TR_j on the units' standardised mean framework conditions; the
     residual log TR_j - x_j' beta is the performance (``log_time_ratio_net``), with the
-    standard error of log TR_j.
+    standard error of log TR_j, read as "% faster" on the headline's bounded scale.
     """
     y = aft_table["log_time_ratio"].to_numpy()
     v = aft_table["log_time_ratio_se"].to_numpy() ** 2
@@ -730,9 +730,11 @@ def _net_of_framework(aft_table: pd.DataFrame, df: pd.DataFrame, fw: list[str], 
     z = st.z
     se = np.sqrt(v)
     aft_table["log_time_ratio_net"] = net
-    aft_table["time_ratio_net_pct"] = -100 * np.expm1(net)
-    aft_table["time_ratio_net_pct_lo"] = -100 * np.expm1(net + z * se)
-    aft_table["time_ratio_net_pct_hi"] = -100 * np.expm1(net - z * se)
+    # "% faster" on the same bounded, symmetric scale as the headline (a time ratio of 1/2 reads
+    # +50 %, of 2 reads -50 %), so that a unit with a handful of events cannot read "-7,000 %"
+    aft_table["time_ratio_net_pct"] = headline_pct(-net)
+    aft_table["time_ratio_net_pct_lo"] = headline_pct(-(net + z * se))
+    aft_table["time_ratio_net_pct_hi"] = headline_pct(-(net - z * se))
 
 
 def _framework_share(

@@ -440,11 +440,21 @@ def truth_table(members: Members, pairs: Pairs, kom_codes: np.ndarray, settings:
                     "rmst": float(km1), "rmst_counterfactual": float(km0),
                     "weeks_faster": float(km0 - km1), "gap_persons": float((o1 - o0).mean()),
                     # the delivered world's exposure at the unit's counterfactual rate: what a perfect
-                    # expected model (one that knew each person's rate without the municipality) expects
-                    "expected_events_true": float(l1[0] * o0.sum() / l0.sum()) if l0.sum() > 0 else np.nan,
+                    # expected model (one that knew each person's rate without the municipality) expects.
+                    # The rate comes from the replicates drawn afresh from the clock start (r >= 1) only:
+                    # replicate 0's counterfactual shares the delivered world's random numbers, so it
+                    # would let the "oracle" see the delivered world's own noise. NaN with one replicate.
+                    "expected_events_true": _oracle_expected(l1, o0, l0),
                 })
     return (pl.DataFrame(frames).sort(["target_group", "measure", "KOM"]),
             pl.concat(rep_rows).sort(["target_group", "measure", "KOM", "replicate"]))
+
+
+def _oracle_expected(l1: np.ndarray, o0: np.ndarray, l0: np.ndarray) -> float:
+    """Delivered exposure (replicate 0) times the counterfactual rate of the fresh replicates."""
+    if len(o0) < 2 or l0[1:].sum() <= 0:
+        return float("nan")
+    return float(l1[0] * o0[1:].sum() / l0[1:].sum())
 
 
 def _pooled_theta(o1: float, l1: float, o0: float, l0: float) -> float:

@@ -237,6 +237,9 @@ def test_classes_as_documented_fails():
 def test_percentages_off_the_bounded_scale_fail():
     _, ints = league_outcomes(_league(indicator_pct_lo=[-1.0, -7000.0, np.nan]), 20)
     assert {o.rule for o in ints if not o.passed} == {"percentages_on_the_bounded_scale"}
+    # the Weibull AFT sensitivity column is read on the same bounded scale
+    _, ints = league_outcomes(_league(aft_time_ratio_pct=[3.0, -429.5, np.nan]), 20)
+    assert {o.rule for o in ints if not o.passed} == {"percentages_on_the_bounded_scale"}
 
 
 def test_ranks_where_units_cannot_be_told_apart_fail():

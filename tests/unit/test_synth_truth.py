@@ -174,6 +174,16 @@ def test_generated_truth_is_deterministic_and_zero_without_effects(tmp_path):
     joined = tb_df.join(one, on=["KOM", "target_group", "measure"])
     assert (joined["events_delivered"] == joined["e0"]).all()
     assert (tmp_path / "b" / "truth" / "framework_truth.parquet").is_file()
+    # the oracle's expected count: the delivered exposure at the counterfactual rate of the fresh
+    # replicates only (replicate 0's counterfactual shares the delivered world's random numbers)
+    r = reps.to_pandas()
+    r0 = r[r["replicate"] == 0].set_index(["KOM", "target_group", "measure"])
+    r1 = r[r["replicate"] >= 1].groupby(["KOM", "target_group", "measure"])[["events_counterfactual", "exposure_counterfactual"]].sum()
+    want = (r0["exposure"] * r1["events_counterfactual"] / r1["exposure_counterfactual"]).rename("want")
+    got = tb_df.to_pandas().set_index(["KOM", "target_group", "measure"]).join(want)
+    ok = np.isfinite(got["want"])
+    assert ok.sum() > 20
+    np.testing.assert_allclose(got.loc[ok, "expected_events_true"], got.loc[ok, "want"], rtol=1e-12)
 
 
 def test_every_member_carries_the_effect_while_on_support(worlds):
