@@ -11,7 +11,7 @@ from assets.outcomes import outcomes
 from assets.raw import LANDING_SPECS, RAW_ASSETS
 from assets.reference import reference_tables
 from assets.reports import reports
-from assets.sequences import sequence_analysis
+from assets.sequences import SEQUENCE_ASSETS
 from assets.spells import person_weeks, spells
 from orchestration.jobs import JOBS
 from orchestration.resources import default_resources
@@ -20,7 +20,7 @@ from orchestration.sensors import SENSORS
 
 ASSETS = [
     *LANDING_SPECS, reference_tables, *RAW_ASSETS, person_weeks, spells, cohort_members, outcomes,
-    benchmark_models, sequence_analysis, activity_indicators, reports,
+    benchmark_models, *SEQUENCE_ASSETS, activity_indicators, reports,
 ]
 
 

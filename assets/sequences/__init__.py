@@ -165,3 +165,9 @@ def sequence_analysis(context: dg.AssetExecutionContext, config: SequenceConfig,
         "typology": md_table(clusters.drop(columns=[c for c in clusters.columns if c.startswith("medoid")], errors="ignore")),
         "cluster_chronograms": png_markdown(typology_png(frames["sequences.cluster_state_distribution"]), "state distribution per cluster"),
     })
+
+
+from assets.sequences.paths import paths_to_job  # noqa: E402
+
+#: Every asset of the sequences stage (the code location lists these).
+SEQUENCE_ASSETS = [sequence_analysis, paths_to_job]

@@ -135,3 +135,15 @@ def from_strings(rows: list[str] | list[list[str]], alphabet: tuple[str, ...]) -
                 raise ValueError(f"state {st!r} (sequence {i}, position {t}) is not in the alphabet {alphabet}")
             out[i, t] = index[st]
     return out
+
+
+def pad_sequences(rows, length: int | None = None) -> np.ndarray:
+    """Sequences given as lists of state codes (e.g. the warehouse's ``sequence`` column)
+    as an ``(n, L)`` int8 array padded with ``-1``; longer lists are cut at ``length``."""
+    rows = list(rows)
+    L = int(length) if length is not None else max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), L), VOID, dtype=np.int8)
+    for i, r in enumerate(rows):
+        a = np.asarray(r, dtype=np.int8)[:L]
+        out[i, : a.size] = a
+    return out
