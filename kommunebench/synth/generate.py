@@ -56,12 +56,11 @@ from kommunebench.synth.truth import (
 )
 
 GENERATOR_VERSION = "3"
-#: Default size: two thirds of the national size, chosen so that the default run can tell the
-#: municipalities' spread from 0 for all three groups (bench/calibration/VARIANCE_SEEDS.md) and
-#: still finishes in a few minutes.
-DEFAULT_N_PERSONS = 100_000
 #: National size: cohorts as large as the real ones (bench/calibration/SIZES.md).
 NATIONAL_N_PERSONS = 150_000
+#: Default size: the national size. Smaller worlds too often cannot tell the municipalities'
+#: spread from 0 (bench/calibration/VARIANCE_SEEDS.md), and the run still takes a few minutes.
+DEFAULT_N_PERSONS = NATIONAL_N_PERSONS
 _STREAM_MUNI, _STREAM_PERSONS, _STREAM_SIM, _STREAM_ASSESS = 1, 2, 3, 4
 EFFECT_LAWS = ("normal", "t3", "mixture")
 

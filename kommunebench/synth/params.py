@@ -17,11 +17,11 @@ G_DK, G_WEST, G_DESC, G_OLDIMM, G_OTHERIMM, G_REF, G_FAM = range(len(GROUPS))
 #: Share of persons per group. Background (Danes, western immigrants, descendants, new
 #: immigrants on work/study/child permits) is a minority, so the cohort filters matter.
 GROUP_SHARES: dict[str, float] = {
-    "dk": 0.08,
-    "west": 0.05,
-    "desc": 0.04,
-    "oldimm": 0.225,
-    "otherimm": 0.04,
+    "dk": 0.04,
+    "west": 0.03,
+    "desc": 0.02,
+    "oldimm": 0.315,  # about 23,000 weakest immigrants 2011-2015 at national size (SIZES.md: 4,500-6,000 new spells a year)
+    "otherimm": 0.03,
     "ref": 0.26,
     "fam": 0.305,
 }
@@ -47,10 +47,10 @@ class Behaviour:
     # --- municipality truth -------------------------------------------------------
     # per target group (svage_indvandrere, flygtninge, familiesammenfoerte); chosen so that
     # the truth on the benchmark's scale (synth.truth) has a between-municipality sd of
-    # about 0.12 / 0.13 / 0.09 on the log rate ratio: at the published spread (about 0.05) the
+    # about 0.15 / 0.17 / 0.12 on the log rate ratio: at the published spread (about 0.05) the
     # data of a country this size could not tell municipalities apart at all
     # (bench/calibration/RESULTS.md, VARIANCE_SEEDS.md)
-    job_effect_sd: tuple[float, float, float] = (0.19, 0.12, 0.19)
+    job_effect_sd: tuple[float, float, float] = (0.19, 0.14, 0.22)
     activation_effect_sd: tuple[float, float, float] = (0.25, 0.20, 0.25)
     rho_groups: float = 0.5  # correlation of a municipality's effects across target groups
     rho_job_activation: float = 0.5
