@@ -267,6 +267,7 @@ def _chunk_truth(persons, hist, cal, munis, u_job, u_act, fw_lh, fw, beh, crng, 
     fwin = simulate_counterfactual(
         persons, members.row, members.start_week, L, cal, munis, u_job, u_act, fw_lh, beh, crng,
         weak_q, nonwestern, replicates=replicates, check_states=hist.states, framework_copy=True,
+        redraw_fork_week=members.group != 0,  # permit groups: the effect acts from the arrival week on
     )
     sc, jc, vc = counterfactual_windows(fwin, cal, lut)
     copies = outcomes(sc, jc, vc, follow[fwin.member], lut, ts.run_length)

@@ -767,17 +767,28 @@ def simulate_counterfactual(
     replicates: int = 1,
     check_states: np.ndarray | None = None,
     framework_copy: bool = False,
+    redraw_fork_week: np.ndarray | None = None,
 ) -> ForkWindows:
     """Counterfactual copies of the members ``rows`` (one row per member).
 
     Each member is simulated again with the same random numbers up to ``fork_week`` (the
     week its clock starts), where it is copied: for replicate 0 one copy in which no
-    municipality effect acts from the next week on (the delivered world is its pair); for
-    each further replicate r a pair of copies with fresh random numbers (stream r) from the
-    fork on, one with the effects as planted and one without. Every copy runs ``window``
-    weeks from the fork week (its first week is the original's). With ``framework_copy`` each
-    member also gets one copy (replicate 0's random numbers) in which the framework
-    conditions stop acting after the fork: the counterfactual of the framework effect.
+    municipality effect acts (the delivered world is its pair); for each further replicate r
+    a pair of copies with fresh random numbers (stream r) from the fork on, one with the
+    effects as planted and one without. Every copy runs ``window`` weeks from the fork week.
+    With ``framework_copy`` each member also gets one copy (replicate 0's random numbers) in
+    which the framework conditions stop acting: the counterfactual of the framework effect.
+
+    Where the fork week starts, per member (``redraw_fork_week``, default all True):
+
+    - True (refugees, family-reunified: the clock starts at the permit, and the effect already
+      acts in the week of arrival): the copy starts from the state before the fork week, and
+      the fork week itself is simulated again, without the effect in world 0 (and without the
+      framework conditions in world 2), with fresh random numbers in replicates r >= 1.
+    - False (the weakest: the clock starts with the week's entry into a spell on support,
+      in which no effect acts yet, as it acts on persons already on support): the fork week
+      is the original's, and the effects stop from the next week on, so every copy starts
+      the same spell.
 
     ``check_states`` ([week, row] of the delivered world) asserts that the replay equals the
     delivered world up to each fork: the common random numbers at work.
@@ -805,16 +816,36 @@ def simulate_counterfactual(
     last_fork = int(fork_week.max()) if k else -1
     copies: Rows | None = None
     copy_ids = np.zeros(0, np.int64)
+    redraw = np.ones(k, bool) if redraw_fork_week is None else np.asarray(redraw_fork_week, bool)
+    if redraw.shape != (k,):
+        raise ValueError("redraw_fork_week must hold one flag per member")
     by_week: dict[int, list[int]] = {}
     for i, w in enumerate(fork_week.tolist()):
         by_week.setdefault(int(w), []).append(i)
     no_effect = np.iinfo(np.int64).max
+
+    def fork(ids: np.ndarray, t: int, effect_from: int, acc: np.ndarray | None) -> None:
+        nonlocal copies, copy_ids
+        cid = (ids[:, None] * per + np.arange(per)[None, :]).ravel()
+        new = orig.take(np.repeat(pos[ids], per))
+        new.pid = new.pid + rep[cid] * STREAM_SHIFT
+        new.effect_from = np.where(world[cid] == 0, effect_from, no_effect)
+        new.framework_from = np.where(world[cid] == 2, effect_from, no_effect)
+        before[cid] = np.repeat(acc[pos[ids]], per) if acc is not None else 0.0
+        copies = new if copies is None or copies.n == 0 else Rows.concat([copies, new])
+        copy_ids = np.concatenate([copy_ids, cid])
+
     for t in range(min(W, last_needed)):
         mi = int(cal.week_month[t])
         if t <= last_fork:
             if mi >= 0 and t > 0 and int(cal.week_month[t - 1]) != mi:
                 month_acc[:] = 0
             acc_before = month_acc.copy() if t in by_week else None
+            if t in by_week:  # copies that simulate the fork week again start before its step
+                ids_t = np.array(by_week[t], np.int64)
+                pre = ids_t[redraw[ids_t]]
+                if pre.size:
+                    fork(pre, t, t, acc_before if mi >= 0 else None)
             wk = stepper.step(orig, t)
             if mi >= 0:
                 month_acc += wk
@@ -829,17 +860,13 @@ def simulate_counterfactual(
             if not live.all():
                 copies = copies.take(np.flatnonzero(live))
                 copy_ids = copy_ids[live]
-        if t in by_week:
-            ids = np.array(by_week[t], np.int64)
-            cid = (ids[:, None] * per + np.arange(per)[None, :]).ravel()
-            new = orig.take(np.repeat(pos[ids], per))
-            new.pid = new.pid + rep[cid] * STREAM_SHIFT
-            new.effect_from = np.where(world[cid] == 0, t + 1, no_effect)
-            new.framework_from = np.where(world[cid] == 2, t + 1, no_effect)
-            out_states[cid, 0] = new.state.astype(np.int8)
-            out_hours[cid, 0] = np.repeat(wk[pos[ids]], per)
-            before[cid] = np.repeat(acc_before[pos[ids]], per) if mi >= 0 else 0.0
-            copies = new if copies is None or copies.n == 0 else Rows.concat([copies, new])
-            copy_ids = np.concatenate([copy_ids, cid])
+        if t in by_week:  # copies that keep the original's fork week start after its step
+            ids_t = np.array(by_week[t], np.int64)
+            post = ids_t[~redraw[ids_t]]
+            if post.size:
+                cid = (post[:, None] * per + np.arange(per)[None, :]).ravel()
+                out_states[cid, 0] = orig.state[np.repeat(pos[post], per)].astype(np.int8)
+                out_hours[cid, 0] = np.repeat(wk[pos[post]], per)
+                fork(post, t, t + 1, acc_before if mi >= 0 else None)
     return ForkWindows(member=member, replicate=rep, world=world, fork_week=np.repeat(fork_week, per),
                        states=out_states, hours=out_hours, month_hours_before=before)

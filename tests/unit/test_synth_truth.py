@@ -94,7 +94,7 @@ class World:
         fw = simulate_counterfactual(
             self.p, self.members.row, self.members.start_week, self.ts.window, self.cal, self.munis,
             self.u_job, self.u_act, self.fw_lh, self.beh, self.crng, self.weak_q, self.nonwestern,
-            replicates=replicates, check_states=self.hist.states,
+            replicates=replicates, check_states=self.hist.states, redraw_fork_week=self.members.group != 0,
         )
         s, j, v = counterfactual_windows(fw, self.cal, self.lut)
         return fw, outcomes(s, j, v, self.follow[fw.member], self.lut, self.ts.run_length)
@@ -303,6 +303,7 @@ def test_framework_copy_without_framework_effect_equals_the_delivered_world():
     fw = simulate_counterfactual(
         w.p, w.members.row, w.members.start_week, w.ts.window, w.cal, w.munis, w.u_job, w.u_act, w.fw_lh, beh,
         w.crng, w.weak_q, w.nonwestern, replicates=1, check_states=w.hist.states, framework_copy=True,
+        redraw_fork_week=w.members.group != 0,
     )
     assert set(fw.world.tolist()) == {0, 2}
     np.testing.assert_array_equal(fw.states[fw.world == 2][:, : w.ts.window], w.hist.states[
